@@ -1,0 +1,368 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package airinormalize
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/transformprocessor"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/airi-otel/otelcol-airi/processor/airinormalize/internal/metadata"
+)
+
+// The benchmarks compare airi_normalize with the transform processor running OTTL statements
+// that do the same work, on the same batch, in one `go test -bench` run:
+//
+//	go test ./processor/airinormalize/ -run '^$' -bench . -benchtime=200ms -count=3
+//
+// Each iteration processes a fresh copy of the batch (made with the timer stopped), so the
+// labels really are added every time. Besides wall-clock ns/item the benchmarks report
+// cpu-ns/item, the process CPU time spent in the processor call (GC included), which a busy
+// shared machine distorts much less. The *_relabel variants feed an already-normalized batch
+// (a gateway behind a sidecar, or a second pass): the steady state, where the labels are there
+// and only have to be checked.
+
+const (
+	benchMetrics       = 10
+	benchPointsPerMet  = 10
+	benchPoints        = benchMetrics * benchPointsPerMet
+	benchSpansOrLogs   = 100
+	benchEnvironment   = "prod"
+	benchProject       = "airi"
+	benchServiceName   = "airi-server"
+	benchMetricsPrefix = "airi.bench.metric"
+)
+
+// otelMetricStatements do in OTTL what airi_normalize does to the benchmark batch: the three
+// labels from the resource (or a default), dots to underscores in names and label keys, _total
+// on monotonic sums, _seconds for unit s.
+var otelMetricStatements = []any{
+	map[string]any{"context": "datapoint", "statements": []any{
+		`set(datapoint.attributes["environment"], resource.attributes["deployment.environment.name"]) where resource.attributes["deployment.environment.name"] != nil`,
+		`set(datapoint.attributes["environment"], "unknown") where datapoint.attributes["environment"] == nil`,
+		`set(datapoint.attributes["project"], resource.attributes["service.namespace"]) where resource.attributes["service.namespace"] != nil`,
+		`set(datapoint.attributes["project"], "unknown") where datapoint.attributes["project"] == nil`,
+		`set(datapoint.attributes["service"], resource.attributes["service.name"]) where resource.attributes["service.name"] != nil`,
+		`set(datapoint.attributes["service"], "unknown") where datapoint.attributes["service"] == nil`,
+		`replace_all_patterns(datapoint.attributes, "key", "\\.", "_")`,
+	}},
+	map[string]any{"context": "metric", "statements": []any{
+		`replace_pattern(metric.name, "\\.", "_")`,
+		`set(metric.name, Concat([metric.name, "seconds"], "_")) where metric.unit == "s" and not IsMatch(metric.name, "_seconds$")`,
+		`set(metric.name, Concat([metric.name, "total"], "_")) where metric.type == METRIC_DATA_TYPE_SUM and metric.is_monotonic == true and not IsMatch(metric.name, "_total$")`,
+	}},
+}
+
+// otelResourceStatements and otelHTTPStatements are the traces/logs equivalent: labels on the
+// resource, and two old HTTP keys upgraded on every item.
+var otelResourceStatements = []any{
+	`set(resource.attributes["environment"], resource.attributes["deployment.environment.name"]) where resource.attributes["deployment.environment.name"] != nil`,
+	`set(resource.attributes["environment"], "unknown") where resource.attributes["environment"] == nil`,
+	`set(resource.attributes["project"], resource.attributes["service.namespace"]) where resource.attributes["service.namespace"] != nil`,
+	`set(resource.attributes["project"], "unknown") where resource.attributes["project"] == nil`,
+	`set(resource.attributes["service"], resource.attributes["service.name"]) where resource.attributes["service.name"] != nil`,
+	`set(resource.attributes["service"], "unknown") where resource.attributes["service"] == nil`,
+}
+
+func otelHTTPStatements(ctx string) []any {
+	return []any{
+		fmt.Sprintf(`set(%[1]s.attributes["http.request.method"], %[1]s.attributes["http.method"]) where %[1]s.attributes["http.method"] != nil and %[1]s.attributes["http.request.method"] == nil`, ctx),
+		fmt.Sprintf(`delete_key(%s.attributes, "http.method")`, ctx),
+		fmt.Sprintf(`set(%[1]s.attributes["http.response.status_code"], %[1]s.attributes["http.status_code"]) where %[1]s.attributes["http.status_code"] != nil and %[1]s.attributes["http.response.status_code"] == nil`, ctx),
+		fmt.Sprintf(`delete_key(%s.attributes, "http.status_code")`, ctx),
+	}
+}
+
+func fillResource(res pcommon.Map) {
+	res.PutStr(attrServiceName, benchServiceName)
+	res.PutStr(attrServiceNamespace, benchProject)
+	res.PutStr(attrDeploymentEnvironmentName, benchEnvironment)
+}
+
+func benchMetricsBatch() pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	fillResource(rm.Resource().Attributes())
+	ms := rm.ScopeMetrics().AppendEmpty().Metrics()
+	for i := range benchMetrics {
+		m := ms.AppendEmpty()
+		m.SetName(fmt.Sprintf("%s.%d", benchMetricsPrefix, i))
+		var attrsOf func(int) pcommon.Map
+		switch i % 3 {
+		case 0:
+			s := m.SetEmptySum()
+			s.SetIsMonotonic(true)
+			for range benchPointsPerMet {
+				s.DataPoints().AppendEmpty().SetIntValue(1)
+			}
+			attrsOf = func(j int) pcommon.Map { return s.DataPoints().At(j).Attributes() }
+		case 1:
+			m.SetUnit("s")
+			h := m.SetEmptyHistogram()
+			for range benchPointsPerMet {
+				dp := h.DataPoints().AppendEmpty()
+				dp.ExplicitBounds().FromRaw([]float64{0.1, 0.5, 1})
+				dp.BucketCounts().FromRaw([]uint64{1, 0, 0, 0})
+				dp.SetCount(1)
+				dp.SetSum(0.05)
+			}
+			attrsOf = func(j int) pcommon.Map { return h.DataPoints().At(j).Attributes() }
+		default:
+			g := m.SetEmptyGauge()
+			for range benchPointsPerMet {
+				g.DataPoints().AppendEmpty().SetDoubleValue(0.5)
+			}
+			attrsOf = func(j int) pcommon.Map { return g.DataPoints().At(j).Attributes() }
+		}
+		for j := range benchPointsPerMet {
+			a := attrsOf(j)
+			a.PutStr("http.request.method", "GET")
+			a.PutStr("http.route", "/api/v1/chat")
+			a.PutInt("http.response.status_code", int64(200+j))
+		}
+	}
+	return md
+}
+
+func itemAttrs(a pcommon.Map, j int) {
+	a.PutStr("http.method", "GET")
+	a.PutInt("http.status_code", int64(200+j%5))
+	a.PutStr("http.route", "/api/v1/chat")
+}
+
+func benchTracesBatch() ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	fillResource(rs.Resource().Attributes())
+	ss := rs.ScopeSpans().AppendEmpty().Spans()
+	for j := range benchSpansOrLogs {
+		s := ss.AppendEmpty()
+		s.SetName("GET /api/v1/chat")
+		itemAttrs(s.Attributes(), j)
+	}
+	return td
+}
+
+func benchLogsBatch() plog.Logs {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	fillResource(rl.Resource().Attributes())
+	lrs := rl.ScopeLogs().AppendEmpty().LogRecords()
+	for j := range benchSpansOrLogs {
+		lr := lrs.AppendEmpty()
+		lr.Body().SetStr("request done")
+		itemAttrs(lr.Attributes(), j)
+	}
+	return ld
+}
+
+func transformConfig(b *testing.B, raw map[string]any) (processor.Factory, component.Config) {
+	f := transformprocessor.NewFactory()
+	cfg := f.CreateDefaultConfig()
+	require.NoError(b, confmap.NewFromStringMap(raw).Unmarshal(cfg))
+	require.NoError(b, confmap.Validate(cfg))
+	return f, cfg
+}
+
+// runBench times consume over fresh copies of a batch of n items. Copies are made off the clock
+// in chunks, so stopping the timer (which reads memory statistics) does not swamp the result.
+func runBench[T any](b *testing.B, n int, fresh func() T, consume func(T) error) {
+	const chunk = 64
+	pool := make([]T, 0, chunk)
+	var cpu int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if len(pool) == 0 {
+			b.StopTimer()
+			for range min(chunk, b.N-i) {
+				pool = append(pool, fresh())
+			}
+			b.StartTimer()
+		}
+		batch := pool[len(pool)-1]
+		pool = pool[:len(pool)-1]
+		start := processCPUTime()
+		if err := consume(batch); err != nil {
+			b.Fatal(err)
+		}
+		cpu += processCPUTime() - start
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/item")
+	b.ReportMetric(float64(cpu)/float64(b.N*n), "cpu-ns/item")
+}
+
+// reportAllocsPerItem measures allocations per item of one consume outside the benchmark clock.
+func reportAllocsPerItem[T any](b *testing.B, n int, fresh func() T, consume func(T) error) {
+	batches := make([]T, 21)
+	for i := range batches {
+		batches[i] = fresh()
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(20, func() {
+		_ = consume(batches[i])
+		i++
+	})
+	b.ReportMetric(allocs/float64(n), "allocs/item")
+}
+
+func BenchmarkMetrics(b *testing.B) {
+	ctx := context.Background()
+	base := benchMetricsBatch()
+	fresh := func() pmetric.Metrics {
+		md := pmetric.NewMetrics()
+		base.CopyTo(md)
+		return md
+	}
+
+	ours, err := NewFactory().CreateMetrics(ctx, processortest.NewNopSettings(metadata.Type), createDefaultConfig(), consumertest.NewNop())
+	require.NoError(b, err)
+	normalized := fresh()
+	require.NoError(b, ours.ConsumeMetrics(ctx, normalized)) // also warms the name caches
+	relabel := func() pmetric.Metrics {
+		md := pmetric.NewMetrics()
+		normalized.CopyTo(md)
+		return md
+	}
+
+	tf, tcfg := transformConfig(b, map[string]any{"metric_statements": otelMetricStatements})
+	theirs, err := tf.CreateMetrics(ctx, processortest.NewNopSettings(tf.Type()), tcfg, consumertest.NewNop())
+	require.NoError(b, err)
+	require.NoError(b, theirs.Start(ctx, nil))
+
+	// The OTTL statements must do the same job, or the comparison means nothing.
+	viaOTTL := fresh()
+	require.NoError(b, theirs.ConsumeMetrics(ctx, viaOTTL))
+	requireSameMetricNamesAndLabels(b, normalized, viaOTTL)
+
+	consumeOurs := func(md pmetric.Metrics) error { return ours.ConsumeMetrics(ctx, md) }
+	consumeTheirs := func(md pmetric.Metrics) error { return theirs.ConsumeMetrics(ctx, md) }
+	b.Run("airi_normalize", func(b *testing.B) {
+		runBench(b, benchPoints, fresh, consumeOurs)
+		reportAllocsPerItem(b, benchPoints, fresh, consumeOurs)
+	})
+	b.Run("airi_normalize_relabel", func(b *testing.B) {
+		runBench(b, benchPoints, relabel, consumeOurs)
+		reportAllocsPerItem(b, benchPoints, relabel, consumeOurs)
+	})
+	b.Run("transform_ottl", func(b *testing.B) {
+		runBench(b, benchPoints, fresh, consumeTheirs)
+		reportAllocsPerItem(b, benchPoints, fresh, consumeTheirs)
+	})
+}
+
+func requireSameMetricNamesAndLabels(b *testing.B, want, got pmetric.Metrics) {
+	wm := want.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+	gm := got.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+	require.Equal(b, wm.Len(), gm.Len())
+	for i := 0; i < wm.Len(); i++ {
+		require.Equal(b, wm.At(i).Name(), gm.At(i).Name())
+		var w, g []map[string]any
+		forEachPointAttrs(wm.At(i), func(m pcommon.Map) { w = append(w, m.AsRaw()) })
+		forEachPointAttrs(gm.At(i), func(m pcommon.Map) { g = append(g, m.AsRaw()) })
+		require.Equal(b, w, g)
+	}
+}
+
+func BenchmarkTraces(b *testing.B) {
+	ctx := context.Background()
+	base := benchTracesBatch()
+	fresh := func() ptrace.Traces {
+		td := ptrace.NewTraces()
+		base.CopyTo(td)
+		return td
+	}
+	ours, err := NewFactory().CreateTraces(ctx, processortest.NewNopSettings(metadata.Type), createDefaultConfig(), consumertest.NewNop())
+	require.NoError(b, err)
+	tf, tcfg := transformConfig(b, map[string]any{"trace_statements": []any{
+		map[string]any{"context": "resource", "statements": otelResourceStatements},
+		map[string]any{"context": "span", "statements": otelHTTPStatements("span")},
+	}})
+	theirs, err := tf.CreateTraces(ctx, processortest.NewNopSettings(tf.Type()), tcfg, consumertest.NewNop())
+	require.NoError(b, err)
+	require.NoError(b, theirs.Start(ctx, nil))
+
+	a, o := fresh(), fresh()
+	require.NoError(b, ours.ConsumeTraces(ctx, a))
+	require.NoError(b, theirs.ConsumeTraces(ctx, o))
+	require.Equal(b, o.ResourceSpans().At(0).Resource().Attributes().AsRaw(), a.ResourceSpans().At(0).Resource().Attributes().AsRaw())
+	require.Equal(b, o.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(3).Attributes().AsRaw(),
+		a.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(3).Attributes().AsRaw())
+
+	consumeOurs := func(td ptrace.Traces) error { return ours.ConsumeTraces(ctx, td) }
+	consumeTheirs := func(td ptrace.Traces) error { return theirs.ConsumeTraces(ctx, td) }
+	b.Run("airi_normalize", func(b *testing.B) {
+		runBench(b, benchSpansOrLogs, fresh, consumeOurs)
+		reportAllocsPerItem(b, benchSpansOrLogs, fresh, consumeOurs)
+	})
+	b.Run("transform_ottl", func(b *testing.B) {
+		runBench(b, benchSpansOrLogs, fresh, consumeTheirs)
+		reportAllocsPerItem(b, benchSpansOrLogs, fresh, consumeTheirs)
+	})
+}
+
+func BenchmarkLogs(b *testing.B) {
+	ctx := context.Background()
+	base := benchLogsBatch()
+	fresh := func() plog.Logs {
+		ld := plog.NewLogs()
+		base.CopyTo(ld)
+		return ld
+	}
+	ours, err := NewFactory().CreateLogs(ctx, processortest.NewNopSettings(metadata.Type), createDefaultConfig(), consumertest.NewNop())
+	require.NoError(b, err)
+	tf, tcfg := transformConfig(b, map[string]any{"log_statements": []any{
+		map[string]any{"context": "resource", "statements": otelResourceStatements},
+		map[string]any{"context": "log", "statements": otelHTTPStatements("log")},
+	}})
+	theirs, err := tf.CreateLogs(ctx, processortest.NewNopSettings(tf.Type()), tcfg, consumertest.NewNop())
+	require.NoError(b, err)
+	require.NoError(b, theirs.Start(ctx, nil))
+
+	a, o := fresh(), fresh()
+	require.NoError(b, ours.ConsumeLogs(ctx, a))
+	require.NoError(b, theirs.ConsumeLogs(ctx, o))
+	require.Equal(b, o.ResourceLogs().At(0).Resource().Attributes().AsRaw(), a.ResourceLogs().At(0).Resource().Attributes().AsRaw())
+	require.Equal(b, o.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(3).Attributes().AsRaw(),
+		a.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(3).Attributes().AsRaw())
+
+	consumeOurs := func(ld plog.Logs) error { return ours.ConsumeLogs(ctx, ld) }
+	consumeTheirs := func(ld plog.Logs) error { return theirs.ConsumeLogs(ctx, ld) }
+	b.Run("airi_normalize", func(b *testing.B) {
+		runBench(b, benchSpansOrLogs, fresh, consumeOurs)
+		reportAllocsPerItem(b, benchSpansOrLogs, fresh, consumeOurs)
+	})
+	b.Run("transform_ottl", func(b *testing.B) {
+		runBench(b, benchSpansOrLogs, fresh, consumeTheirs)
+		reportAllocsPerItem(b, benchSpansOrLogs, fresh, consumeTheirs)
+	})
+}
+
+// TestSteadyStateLabellingDoesNotAllocate pins the zero-allocation claim for the label path: a
+// batch that already carries the labels and final names is processed without one allocation.
+func TestSteadyStateLabellingDoesNotAllocate(t *testing.T) {
+	ctx := context.Background()
+	p, err := newNormalizer(processortest.NewNopSettings(metadata.Type), createDefaultConfig())
+	require.NoError(t, err)
+	md := benchMetricsBatch()
+	_, err = p.processMetrics(ctx, md)
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(50, func() {
+		_, _ = p.processMetrics(ctx, md)
+	})
+	require.Zero(t, allocs)
+}

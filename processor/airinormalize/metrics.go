@@ -1,0 +1,156 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package airinormalize // import "github.com/airi-otel/otelcol-airi/processor/airinormalize"
+
+import (
+	"context"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.uber.org/zap"
+)
+
+func (p *normalizer) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	var st batchStats
+	// local is the within-batch type memory used only once the process-wide one is full.
+	var local map[string]promKind
+	var sc scratch
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		rm := rms.At(i)
+		lv := p.resolve(rm.Resource().Attributes(), false, &sc)
+		var points int64
+		sms := rm.ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			ms := sms.At(j).Metrics()
+			ms.RemoveIf(func(m pmetric.Metric) bool {
+				if !p.nameMetric(m, &st, &local) {
+					return true
+				}
+				points += p.labelPoints(m, &lv, &sc)
+				return false
+			})
+		}
+		st.addResource(&lv, points)
+	}
+	p.record(ctx, signalMetrics, &st)
+	return md, nil
+}
+
+// nameMetric applies the semantic-convention upgrade and Prometheus naming to m. It returns
+// false when m must be dropped because its output name belongs to a metric of another type.
+func (p *normalizer) nameMetric(m pmetric.Metric, st *batchStats, local *map[string]promKind) bool {
+	renamed := false
+	if p.cfg.SemconvUpgrade {
+		switch upgradeDurationMetric(m) {
+		case durationRescaled:
+			st.rescaled++
+			renamed = true
+		case durationRenamed:
+			renamed = true
+		case durationNotRescaled:
+			st.notRescaled++
+		}
+	}
+	if !p.cfg.PrometheusNames {
+		if renamed {
+			st.renamed++
+		}
+		return true
+	}
+
+	typ, kind := translatorType(m)
+	in := m.Name()
+	out, ok := p.names.metricName(in, m.Unit(), typ)
+	if ok && out != in {
+		m.SetName(out)
+		renamed = true
+	}
+	if kind != kindNone && m.Name() != "" {
+		owner, full := p.names.claim(m.Name(), kind, local)
+		if full {
+			p.logger.Warn("max_tracked_names reached: collisions of new metric names are detected within a batch only",
+				zap.Int("max_tracked_names", p.cfg.MaxTrackedNames))
+		}
+		if owner != kind {
+			st.collisions++
+			st.collisionPoints += int64(dataPointCount(m))
+			if p.names.firstLog(m.Name()) {
+				p.logger.Warn("metric name collision: dropping the metric whose type differs from the first one seen under this name",
+					zap.String("name", m.Name()),
+					zap.String("kept_type", owner.String()),
+					zap.String("dropped_type", kind.String()))
+			}
+			return false
+		}
+	}
+	if renamed {
+		st.renamed++
+	}
+	return true
+}
+
+// labelPoints upgrades, escapes and labels the attributes of every data point of m and returns
+// the number of data points.
+func (p *normalizer) labelPoints(m pmetric.Metric, lv *labelValues, sc *scratch) int64 {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		dps := m.Gauge().DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			p.pointAttrs(dps.At(i).Attributes(), lv, sc)
+		}
+		return int64(dps.Len())
+	case pmetric.MetricTypeSum:
+		dps := m.Sum().DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			p.pointAttrs(dps.At(i).Attributes(), lv, sc)
+		}
+		return int64(dps.Len())
+	case pmetric.MetricTypeHistogram:
+		dps := m.Histogram().DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			p.pointAttrs(dps.At(i).Attributes(), lv, sc)
+		}
+		return int64(dps.Len())
+	case pmetric.MetricTypeExponentialHistogram:
+		dps := m.ExponentialHistogram().DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			p.pointAttrs(dps.At(i).Attributes(), lv, sc)
+		}
+		return int64(dps.Len())
+	case pmetric.MetricTypeSummary:
+		dps := m.Summary().DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			p.pointAttrs(dps.At(i).Attributes(), lv, sc)
+		}
+		return int64(dps.Len())
+	}
+	return 0
+}
+
+func (p *normalizer) pointAttrs(attrs pcommon.Map, lv *labelValues, sc *scratch) {
+	if p.cfg.SemconvUpgrade {
+		upgradeHTTPAttrs(attrs, sc)
+	}
+	if p.cfg.PrometheusNames {
+		p.names.escapeLabelKeys(attrs, sc)
+	}
+	p.putLabels(attrs, lv)
+}
+
+func dataPointCount(m pmetric.Metric) int {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		return m.Gauge().DataPoints().Len()
+	case pmetric.MetricTypeSum:
+		return m.Sum().DataPoints().Len()
+	case pmetric.MetricTypeHistogram:
+		return m.Histogram().DataPoints().Len()
+	case pmetric.MetricTypeExponentialHistogram:
+		return m.ExponentialHistogram().DataPoints().Len()
+	case pmetric.MetricTypeSummary:
+		return m.Summary().DataPoints().Len()
+	}
+	return 0
+}

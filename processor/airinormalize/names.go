@@ -1,0 +1,370 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package airinormalize // import "github.com/airi-otel/otelcol-airi/processor/airinormalize"
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/prometheus/otlptranslator"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+)
+
+var (
+	// promMetricNamer is the namer the Prometheus exporters use with translation_strategy
+	// UnderscoreEscapingWithSuffixes; we apply it once here so the exporters can run
+	// UnderscoreEscapingWithoutSuffixes and add nothing.
+	promMetricNamer = otlptranslator.MetricNamer{WithMetricSuffixes: true}
+	// promLabelNamer matches the remote-write translator's default (collapsed underscores, a
+	// leading "_" becomes "key_"). Its output is also a fixed point of the prometheus exporter's
+	// namer, so neither exporter changes a key we wrote.
+	promLabelNamer = otlptranslator.LabelNamer{UnderscoreLabelSanitization: true} //nolint:staticcheck // same setting as the remote-write translator at contrib v0.159.0
+)
+
+// probeName is the stand-in metric name used to ask otlptranslator which suffix a unit and type
+// produce. It is a single token that no unit maps to.
+const probeName = "airinormalizeprobe"
+
+// promKind is the Prometheus metric family type an OTLP metric becomes; two metrics of
+// different kinds must never share an output name.
+type promKind uint8
+
+const (
+	kindNone promKind = iota
+	kindCounter
+	kindGauge
+	kindHistogram
+	kindExponentialHistogram
+	kindSummary
+)
+
+func (k promKind) String() string {
+	switch k {
+	case kindCounter:
+		return "counter"
+	case kindGauge:
+		return "gauge"
+	case kindHistogram:
+		return "histogram"
+	case kindExponentialHistogram:
+		return "exponential histogram"
+	case kindSummary:
+		return "summary"
+	default:
+		return "none"
+	}
+}
+
+// translatorType maps a metric to otlptranslator's type the way the Prometheus exporters do
+// (prometheusremotewrite.TranslatorMetricFromOtelMetric): a non-monotonic sum is a
+// "non-monotonic counter", which gets neither _total nor _ratio.
+func translatorType(m pmetric.Metric) (otlptranslator.MetricType, promKind) {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		return otlptranslator.MetricTypeGauge, kindGauge
+	case pmetric.MetricTypeSum:
+		if m.Sum().IsMonotonic() {
+			return otlptranslator.MetricTypeMonotonicCounter, kindCounter
+		}
+		return otlptranslator.MetricTypeNonMonotonicCounter, kindGauge
+	case pmetric.MetricTypeHistogram:
+		return otlptranslator.MetricTypeHistogram, kindHistogram
+	case pmetric.MetricTypeExponentialHistogram:
+		return otlptranslator.MetricTypeExponentialHistogram, kindExponentialHistogram
+	case pmetric.MetricTypeSummary:
+		return otlptranslator.MetricTypeSummary, kindSummary
+	default:
+		return otlptranslator.MetricTypeUnknown, kindNone
+	}
+}
+
+// buildPromName returns the final Prometheus name of a metric. It is otlptranslator's name,
+// except that a name otlptranslator could itself have produced for this unit and type is
+// returned unchanged: otlptranslator appends a multi-token unit suffix such as "minor_unit" or
+// "per_second" again on every pass, and running the processor twice must change nothing.
+func buildPromName(name, unit string, typ otlptranslator.MetricType) (string, bool) {
+	build := func(n string) (string, error) {
+		return promMetricNamer.Build(otlptranslator.Metric{Name: n, Unit: unit, Type: typ})
+	}
+	full, err := build(name)
+	if err != nil {
+		return name, false
+	}
+	if full == name {
+		return name, true
+	}
+	// How many "_"-separated parts can otlptranslator append for this unit and type? Learnt
+	// by naming a probe metric, so no rule is re-implemented here.
+	probe, err := build(probeName)
+	if err != nil || !strings.HasPrefix(probe, probeName) || probe == probeName {
+		return full, true
+	}
+	parts := strings.Count(probe[len(probeName):], "_")
+	// The name is final if naming it with its last 1..parts parts cut off (or naming the empty
+	// name, for a name that is nothing but a suffix) gives back exactly this name.
+	cut := len(name)
+	for range parts {
+		i := strings.LastIndexByte(name[:cut], '_')
+		if i < 0 {
+			break
+		}
+		cut = i
+		if again, err := build(name[:cut]); err == nil && again == name {
+			return name, true
+		}
+	}
+	if again, err := build(""); err == nil && again == name {
+		return name, true
+	}
+	return full, true
+}
+
+// isPromLabelName reports, with a byte scan, whether promLabelNamer leaves k unchanged: an ASCII
+// letter first, then letters, digits and single underscores. Keys it rejects go to the namer
+// (through the cache); TestIsPromLabelNameAgreesWithNamer and the fuzz test hold the two together.
+func isPromLabelName(k string) bool {
+	if k == "" {
+		return false
+	}
+	c := k[0]
+	if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
+		return false
+	}
+	prevUnderscore := false
+	for i := 1; i < len(k); i++ {
+		c = k[i]
+		switch {
+		case (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'):
+			prevUnderscore = false
+		case c == '_':
+			if prevUnderscore {
+				return false
+			}
+			prevUnderscore = true
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+type nameKey struct {
+	name string
+	unit string
+	typ  otlptranslator.MetricType
+}
+
+type nameResult struct {
+	out string
+	ok  bool
+}
+
+// nameTable holds the processor's naming state. Every map is bounded by max; past the bound,
+// names are still translated correctly (just not cached) and collisions are still caught within
+// a batch (see claim).
+type nameTable struct {
+	max int
+
+	mu        sync.RWMutex
+	names     map[nameKey]nameResult
+	labels    map[string]string
+	kinds     map[string]promKind
+	logged    map[string]struct{}
+	fullNoted bool
+}
+
+func newNameTable(maxEntries int) *nameTable {
+	return &nameTable{
+		max:    maxEntries,
+		names:  make(map[nameKey]nameResult),
+		labels: make(map[string]string),
+		kinds:  make(map[string]promKind),
+		logged: make(map[string]struct{}),
+	}
+}
+
+// metricName returns the final Prometheus name for a metric name, unit and type; ok is false
+// when otlptranslator cannot name it (an empty name, say), in which case the name is left alone.
+func (t *nameTable) metricName(name, unit string, typ otlptranslator.MetricType) (string, bool) {
+	key := nameKey{name: name, unit: unit, typ: typ}
+	t.mu.RLock()
+	r, hit := t.names[key]
+	t.mu.RUnlock()
+	if hit {
+		return r.out, r.ok
+	}
+	out, ok := buildPromName(name, unit, typ)
+	t.mu.Lock()
+	if len(t.names) < t.max {
+		// Clone what the long-lived maps keep, so they never pin a batch's memory.
+		key.name, key.unit = strings.Clone(name), strings.Clone(unit)
+		if out == name {
+			out = key.name
+		}
+		t.names[key] = nameResult{out: out, ok: ok}
+	}
+	t.mu.Unlock()
+	return out, ok
+}
+
+// labelKey returns the Prometheus form of an attribute key; keys the namer rejects (empty,
+// only underscores) are returned unchanged.
+func (t *nameTable) labelKey(k string) string {
+	if isPromLabelName(k) {
+		return k
+	}
+	t.mu.RLock()
+	out, hit := t.labels[k]
+	t.mu.RUnlock()
+	if hit {
+		return out
+	}
+	out, err := promLabelNamer.Build(k)
+	if err != nil {
+		out = k
+	}
+	t.mu.Lock()
+	if len(t.labels) < t.max {
+		if out == k {
+			out = strings.Clone(k)
+		}
+		t.labels[strings.Clone(k)] = out
+	}
+	t.mu.Unlock()
+	return out
+}
+
+// claim records that output name is used by a metric of kind k and reports the kind that owns
+// the name. The first kind seen for a name owns it for the life of the processor. When the
+// table is full, new names are owned only for the rest of the current batch (local).
+func (t *nameTable) claim(name string, k promKind, local *map[string]promKind) (owner promKind, full bool) {
+	t.mu.RLock()
+	owner, hit := t.kinds[name]
+	t.mu.RUnlock()
+	if hit {
+		return owner, false
+	}
+	t.mu.Lock()
+	if owner, hit = t.kinds[name]; hit {
+		t.mu.Unlock()
+		return owner, false
+	}
+	if len(t.kinds) < t.max {
+		t.kinds[strings.Clone(name)] = k
+		t.mu.Unlock()
+		return k, false
+	}
+	noteFull := !t.fullNoted
+	t.fullNoted = true
+	t.mu.Unlock()
+
+	if *local == nil {
+		*local = make(map[string]promKind)
+	}
+	if owner, hit = (*local)[name]; hit {
+		return owner, noteFull
+	}
+	(*local)[name] = k
+	return k, noteFull
+}
+
+// firstLog reports whether a collision on name has not been logged yet (bounded like the rest).
+func (t *nameTable) firstLog(name string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, done := t.logged[name]; done || len(t.logged) >= t.max {
+		return false
+	}
+	t.logged[strings.Clone(name)] = struct{}{}
+	return true
+}
+
+// scratch is the per-call working memory of one processing call: it is never shared between
+// goroutines and costs nothing until used.
+type scratch struct {
+	memo   keyMemo
+	tmp    pcommon.Value
+	hasTmp bool
+}
+
+// value returns a reusable holder for one attribute value while its key is renamed.
+func (sc *scratch) value() pcommon.Value {
+	if !sc.hasTmp {
+		sc.tmp, sc.hasTmp = pcommon.NewValueEmpty(), true
+	}
+	return sc.tmp
+}
+
+// keyMemo remembers the last few key translations of one call, so the labels of data point
+// after data point are translated without touching the shared, locked table.
+type keyMemo struct {
+	next int
+	in   [16]string
+	out  [16]string
+}
+
+func (km *keyMemo) lookup(t *nameTable, k string) string {
+	for i := range km.in {
+		if km.in[i] == k && k != "" {
+			return km.out[i]
+		}
+	}
+	out := t.labelKey(k)
+	km.in[km.next], km.out[km.next] = k, out
+	km.next = (km.next + 1) % len(km.in)
+	return out
+}
+
+// escapeLabelKeys renames every attribute key to its Prometheus form. Keys that already are in
+// that form (the common case) cost one byte scan and nothing else.
+func (t *nameTable) escapeLabelKeys(m pcommon.Map, sc *scratch) {
+	var buf [8]string
+	todo := buf[:0]
+	for k := range m.All() {
+		if !isPromLabelName(k) {
+			todo = append(todo, k)
+		}
+	}
+	for _, k := range todo {
+		if out := sc.memo.lookup(t, k); out != k {
+			mergeKey(m, k, out, sc)
+		}
+	}
+}
+
+// mergeKey moves the value under key from to key to. When to already holds a value the two
+// are joined with ";" in the lexical order of their keys, as the remote-write translator does
+// when two attributes escape to one label, so nothing is lost.
+func mergeKey(m pcommon.Map, from, to string, sc *scratch) {
+	v, ok := m.Get(from)
+	if !ok {
+		return
+	}
+	if existing, clash := m.Get(to); clash {
+		a, b := v.AsString(), existing.AsString()
+		joined := b + ";" + a
+		if from < to {
+			joined = a + ";" + b
+		}
+		m.Remove(from)
+		m.PutStr(to, joined)
+		return
+	}
+	moveKey(m, from, to, sc)
+}
+
+// moveKey moves the value under from to the new key to and removes from. The value is parked
+// in the scratch holder while from's slot is freed, so the new key reuses that slot: no
+// allocation and no growth of the map.
+func moveKey(m pcommon.Map, from, to string, sc *scratch) {
+	v, ok := m.Get(from)
+	if !ok {
+		return
+	}
+	tmp := sc.value()
+	v.MoveTo(tmp)
+	m.Remove(from)
+	tmp.MoveTo(m.PutEmpty(to))
+}

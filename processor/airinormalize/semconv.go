@@ -1,0 +1,216 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package airinormalize // import "github.com/airi-otel/otelcol-airi/processor/airinormalize"
+
+import (
+	"net"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+)
+
+// Resource keys the processor reads and keeps in step.
+const (
+	attrDeploymentEnvironmentName = "deployment.environment.name"
+	attrDeploymentEnvironment     = "deployment.environment"
+	attrServiceNamespace          = "service.namespace"
+	attrServiceName               = "service.name"
+)
+
+// Old and stable HTTP semantic-convention keys.
+const (
+	oldHTTPTarget = "http.target"
+	oldHTTPHost   = "http.host"
+
+	attrURLPath       = "url.path"
+	attrURLQuery      = "url.query"
+	attrServerAddress = "server.address"
+	attrServerPort    = "server.port"
+)
+
+type keyRename struct{ from, to string }
+
+// httpRenames are the one-to-one key upgrades, applied in this order after http.target and
+// http.host (which split into two keys). When several old keys map to one stable key, the
+// first present wins and the others are removed: http.host, then net.peer.name, then
+// net.host.name for server.address; http.host's port, then net.peer.port, then net.host.port for
+// server.port.
+var httpRenames = []keyRename{
+	{"http.method", "http.request.method"},
+	{"http.status_code", "http.response.status_code"},
+	{"http.url", "url.full"},
+	{"http.scheme", "url.scheme"},
+	{"http.user_agent", "user_agent.original"},
+	{"http.flavor", "network.protocol.version"},
+	{"http.client_ip", "client.address"},
+	{"net.peer.name", attrServerAddress},
+	{"net.peer.port", attrServerPort},
+	{"net.host.name", attrServerAddress},
+	{"net.host.port", attrServerPort},
+}
+
+// isOldHTTPKey is the cheap test run over every key of every item.
+func isOldHTTPKey(k string) bool {
+	if len(k) < 8 || (k[:5] != "http." && k[:4] != "net.") {
+		return false
+	}
+	switch k {
+	case oldHTTPTarget, oldHTTPHost,
+		"http.method", "http.status_code", "http.url", "http.scheme", "http.user_agent",
+		"http.flavor", "http.client_ip", "net.peer.name", "net.peer.port", "net.host.name", "net.host.port":
+		return true
+	}
+	return false
+}
+
+// upgradeHTTPAttrs maps old HTTP keys in m to the stable ones. A stable key already present
+// wins; the old key is removed either way. It reports whether anything changed.
+func upgradeHTTPAttrs(m pcommon.Map, sc *scratch) bool {
+	found := false
+	for k := range m.All() {
+		if isOldHTTPKey(k) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return false
+	}
+
+	// Loops, not ifs: a map decoded from the wire may hold a key twice.
+	for v, ok := m.Get(oldHTTPTarget); ok; v, ok = m.Get(oldHTTPTarget) {
+		target := v.AsString()
+		m.Remove(oldHTTPTarget)
+		path, query, hasQuery := strings.Cut(target, "?")
+		putStrIfAbsent(m, attrURLPath, path)
+		if hasQuery && query != "" {
+			putStrIfAbsent(m, attrURLQuery, query)
+		}
+	}
+	for v, ok := m.Get(oldHTTPHost); ok; v, ok = m.Get(oldHTTPHost) {
+		hostport := v.AsString()
+		m.Remove(oldHTTPHost)
+		host, port := splitHostPort(hostport)
+		if host != "" {
+			putStrIfAbsent(m, attrServerAddress, host)
+		}
+		if port >= 0 {
+			if _, exists := m.Get(attrServerPort); !exists {
+				m.PutInt(attrServerPort, int64(port))
+			}
+		}
+	}
+	for _, r := range httpRenames {
+		for _, ok := m.Get(r.from); ok; _, ok = m.Get(r.from) {
+			if _, exists := m.Get(r.to); exists {
+				m.Remove(r.from)
+				continue
+			}
+			moveKey(m, r.from, r.to, sc)
+		}
+	}
+	return true
+}
+
+func putStrIfAbsent(m pcommon.Map, k, v string) {
+	if _, exists := m.Get(k); !exists {
+		m.PutStr(k, v)
+	}
+}
+
+// splitHostPort splits "host:port", "[v6]:port", "host" and "[v6]"; port is -1 when absent or
+// not a number.
+func splitHostPort(s string) (host string, port int) {
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || n > 65535 {
+			return h, -1
+		}
+		return h, n
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), -1
+}
+
+// Old HTTP duration histograms and their stable replacements.
+var durationRenames = map[string]string{
+	"http.server.duration": "http.server.request.duration",
+	"http.client.duration": "http.client.request.duration",
+}
+
+type durationUpgrade uint8
+
+const (
+	durationNone        durationUpgrade = iota
+	durationRescaled                    // histogram in ms, now in s
+	durationRenamed                     // histogram already in s, renamed only
+	durationNotRescaled                 // exponential histogram in ms, left alone
+)
+
+// upgradeDurationMetric turns an old millisecond HTTP duration histogram into the stable one in
+// seconds: bounds, sum, min, max and exemplar values divided by 1000, counts unchanged.
+//
+// An exponential histogram cannot be rescaled by 1000 without re-bucketing (its bucket
+// boundaries are powers of 2^(2^-scale), and 1000 is not a power of two), which would smear
+// counts across buckets; it keeps its old name and unit and is counted instead.
+func upgradeDurationMetric(m pmetric.Metric) durationUpgrade {
+	to, ok := durationRenames[m.Name()]
+	if !ok {
+		return durationNone
+	}
+	switch m.Type() {
+	case pmetric.MetricTypeHistogram:
+		switch m.Unit() {
+		case "ms":
+			rescaleHistogram(m.Histogram(), 1000)
+			m.SetName(to)
+			m.SetUnit("s")
+			return durationRescaled
+		case "s":
+			m.SetName(to)
+			return durationRenamed
+		}
+	case pmetric.MetricTypeExponentialHistogram:
+		if m.Unit() == "ms" {
+			return durationNotRescaled
+		}
+		if m.Unit() == "s" {
+			m.SetName(to)
+			return durationRenamed
+		}
+	}
+	return durationNone
+}
+
+// rescaleHistogram divides (rather than multiplies by 0.001) so 5 ms becomes exactly 0.005.
+func rescaleHistogram(h pmetric.Histogram, div float64) {
+	dps := h.DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dp := dps.At(i)
+		bounds := dp.ExplicitBounds()
+		for j := 0; j < bounds.Len(); j++ {
+			bounds.SetAt(j, bounds.At(j)/div)
+		}
+		if dp.HasSum() {
+			dp.SetSum(dp.Sum() / div)
+		}
+		if dp.HasMin() {
+			dp.SetMin(dp.Min() / div)
+		}
+		if dp.HasMax() {
+			dp.SetMax(dp.Max() / div)
+		}
+		exs := dp.Exemplars()
+		for j := 0; j < exs.Len(); j++ {
+			ex := exs.At(j)
+			switch ex.ValueType() {
+			case pmetric.ExemplarValueTypeDouble:
+				ex.SetDoubleValue(ex.DoubleValue() / div)
+			case pmetric.ExemplarValueTypeInt:
+				ex.SetDoubleValue(float64(ex.IntValue()) / div)
+			}
+		}
+	}
+}

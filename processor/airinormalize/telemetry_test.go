@@ -1,0 +1,74 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package airinormalize
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+
+	"github.com/airi-otel/otelcol-airi/processor/airinormalize/internal/metadatatest"
+)
+
+func TestOwnTelemetry(t *testing.T) {
+	t.Parallel()
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	ctx := context.Background()
+
+	mp := newMetricsProcessor(t, metadatatest.NewSettings(tt), createDefaultConfig(), new(consumertest.MetricsSink))
+	for _, dir := range []string{"labels_defaults", "semconv_upgrade", "collision"} {
+		md, err := golden.ReadMetrics(filepath.Join("testdata", dir, "input.yaml"))
+		require.NoError(t, err)
+		require.NoError(t, mp.ConsumeMetrics(ctx, md))
+	}
+
+	tcfg := createDefaultConfig()
+	tcfg.Project = "starmates-ai-team"
+	tp, err := NewFactory().CreateTraces(ctx, metadatatest.NewSettings(tt), tcfg, new(consumertest.TracesSink))
+	require.NoError(t, err)
+	td, err := golden.ReadTraces(filepath.Join("testdata", "traces", "input.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, tp.ConsumeTraces(ctx, td))
+	require.NoError(t, tp.Shutdown(ctx))
+
+	sig := func(s string) attribute.Set { return attribute.NewSet(attribute.String("signal", s)) }
+	lbl := func(s, l string) attribute.Set {
+		return attribute.NewSet(attribute.String("signal", s), attribute.String("label", l))
+	}
+	dp := func(v int64, set attribute.Set) metricdata.DataPoint[int64] {
+		return metricdata.DataPoint[int64]{Value: v, Attributes: set}
+	}
+	noAttrs := attribute.NewSet()
+	opts := []metricdatatest.Option{metricdatatest.IgnoreTimestamp()}
+
+	// labels_defaults: 2 + 1 points, semconv_upgrade: 3 points, collision: 4 points kept.
+	metadatatest.AssertEqualAiriNormalizeItemsLabelled(t, tt, []metricdata.DataPoint[int64]{
+		dp(10, sig("metrics")), dp(2, sig("traces")),
+	}, opts...)
+	// labels_defaults: an empty resource with 2 points (all three defaulted), a resource with 1
+	// point and no service.namespace. traces: a resource with 1 span and no service.name.
+	metadatatest.AssertEqualAiriNormalizeDefaultsApplied(t, tt, []metricdata.DataPoint[int64]{
+		dp(2, lbl("metrics", "environment")), dp(3, lbl("metrics", "project")), dp(2, lbl("metrics", "service")),
+		dp(1, lbl("traces", "service")),
+	}, opts...)
+	// "production" on a 1-point resource; "qa" on a 1-span resource.
+	metadatatest.AssertEqualAiriNormalizeInvalidEnvironment(t, tt, []metricdata.DataPoint[int64]{
+		dp(1, sig("metrics")), dp(1, sig("traces")),
+	}, opts...)
+	// labels_defaults 4, semconv_upgrade 2, collision 3 (the two dropped metrics are not counted).
+	metadatatest.AssertEqualAiriNormalizeMetricsRenamed(t, tt, []metricdata.DataPoint[int64]{dp(9, noAttrs)}, opts...)
+	metadatatest.AssertEqualAiriNormalizeNameCollisions(t, tt, []metricdata.DataPoint[int64]{dp(2, noAttrs)}, opts...)
+	metadatatest.AssertEqualAiriNormalizeCollisionPointsDropped(t, tt, []metricdata.DataPoint[int64]{dp(2, noAttrs)}, opts...)
+	metadatatest.AssertEqualAiriNormalizeHistogramsRescaled(t, tt, []metricdata.DataPoint[int64]{dp(1, noAttrs)}, opts...)
+	metadatatest.AssertEqualAiriNormalizeHistogramsNotRescaled(t, tt, []metricdata.DataPoint[int64]{dp(1, noAttrs)}, opts...)
+}

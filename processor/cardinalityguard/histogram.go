@@ -1,0 +1,257 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
+
+import (
+	"math"
+	"sort"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+)
+
+// Explicit-bounds histograms. An output series keeps the bounds of the first point it
+// ever saw. A point with other bounds is mapped into them: each source bucket's count goes
+// to the output bucket containing the source bucket's upper bound (the first output bound
+// >= it; +Inf goes to the last bucket). The mapping is deterministic and never moves an
+// observation below its true upper bound, so every output `le` count is exact or an
+// under-count of the coarser bucket, never an over-count. A point whose bucket_counts does
+// not have len(explicit_bounds)+1 entries contributes its count to the +Inf bucket.
+
+func equalBounds(a pcommon.Float64Slice, b []float64) bool {
+	if a.Len() != len(b) {
+		return false
+	}
+	for i := range b {
+		if a.At(i) != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// mapBuckets maps dp's bucket counts into bounds; the result is valid until the next call.
+func (g *guard) mapBuckets(dp pmetric.HistogramDataPoint, bounds []float64) []uint64 {
+	n := len(bounds) + 1
+	out := g.hbuf[:0]
+	for i := 0; i < n; i++ {
+		out = append(out, 0)
+	}
+	g.hbuf = out
+	src, counts := dp.ExplicitBounds(), dp.BucketCounts()
+	if counts.Len() != src.Len()+1 {
+		out[n-1] += dp.Count()
+		return out
+	}
+	if equalBounds(src, bounds) {
+		for i := 0; i < n; i++ {
+			out[i] = counts.At(i)
+		}
+		return out
+	}
+	for i := 0; i < counts.Len(); i++ {
+		j := n - 1
+		if i < src.Len() {
+			j = sort.SearchFloat64s(bounds, src.At(i))
+		}
+		out[j] += counts.At(i)
+	}
+	return out
+}
+
+func initHistExt(s *series, dp pmetric.HistogramDataPoint) {
+	if s.ext != nil {
+		return
+	}
+	b := dp.ExplicitBounds().AsRaw()
+	if dp.BucketCounts().Len() != len(b)+1 {
+		b = nil
+	}
+	s.ext = &seriesExt{bounds: b, counts: make([]uint64, len(b)+1)}
+}
+
+func combineMinMax(x *seriesExt, hasMin bool, mn float64, hasMax bool, mx float64) {
+	if !hasMin && !hasMax {
+		return
+	}
+	if !x.hasMinMax {
+		x.min, x.max = math.Inf(1), math.Inf(-1)
+		x.hasMinMax = true
+	}
+	if hasMin && mn < x.min {
+		x.min = mn
+	}
+	if hasMax && mx > x.max {
+		x.max = mx
+	}
+}
+
+func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
+	r := g.resolve(c, dp.Attributes(), now)
+	if !r.ok {
+		return
+	}
+	s := &g.series[r.si]
+	first := s.epoch != g.epoch
+	e := g.touch(c, r.si, dp.Attributes())
+	o := e.hist
+	st, ts := mergeTimes(o.StartTimestamp(), o.Timestamp(), first, dp.StartTimestamp(), dp.Timestamp())
+	o.SetStartTimestamp(st)
+	o.SetTimestamp(ts)
+	addExemplars(o.Exemplars(), dp.Exemplars(), g.cfg.MaxExemplarsPerPoint)
+	if dp.Flags().NoRecordedValue() {
+		return
+	}
+	initHistExt(s, dp)
+	x := s.ext
+	mapped := g.mapBuckets(dp, x.bounds)
+	if c.kind == kDeltaHist {
+		if first {
+			o.ExplicitBounds().FromRaw(x.bounds)
+			o.BucketCounts().FromRaw(mapped)
+			o.SetCount(dp.Count())
+			o.SetSum(dp.Sum())
+			if dp.HasMin() {
+				o.SetMin(dp.Min())
+			}
+			if dp.HasMax() {
+				o.SetMax(dp.Max())
+			}
+			return
+		}
+		bc := o.BucketCounts()
+		for i, v := range mapped {
+			if i < bc.Len() {
+				bc.SetAt(i, bc.At(i)+v)
+			}
+		}
+		o.SetCount(o.Count() + dp.Count())
+		o.SetSum(o.Sum() + dp.Sum())
+		if dp.HasMin() && (!o.HasMin() || dp.Min() < o.Min()) {
+			o.SetMin(dp.Min())
+		}
+		if dp.HasMax() && (!o.HasMax() || dp.Max() > o.Max()) {
+			o.SetMax(dp.Max())
+		}
+		return
+	}
+	// cumulative
+	m := &g.members[r.mi]
+	if r.newMember {
+		if s.start == 0 {
+			s.start = uint64(dp.StartTimestamp())
+		}
+		m.ext = &memberExt{}
+	} else {
+		if uint64(dp.Timestamp()) < m.ts {
+			g.cnt.dropped++
+			return
+		}
+		reset := uint64(dp.StartTimestamp()) != m.start || dp.Count() < m.ext.count || len(m.ext.counts) != len(mapped)
+		for i := 0; !reset && i < len(mapped); i++ {
+			reset = mapped[i] < m.ext.counts[i]
+		}
+		if !reset {
+			for i, v := range m.ext.counts {
+				x.counts[i] -= v
+			}
+			x.count -= m.ext.count
+			x.sum -= m.ext.sum
+		}
+	}
+	for i, v := range mapped {
+		x.counts[i] += v
+	}
+	x.count += dp.Count()
+	x.sum += dp.Sum()
+	combineMinMax(x, dp.HasMin(), dp.Min(), dp.HasMax(), dp.Max())
+	m.ext.counts = append(m.ext.counts[:0], mapped...)
+	m.ext.count, m.ext.sum = dp.Count(), dp.Sum()
+	m.start, m.ts = uint64(dp.StartTimestamp()), uint64(dp.Timestamp())
+}
+
+func finalizeHist(s *series, o pmetric.HistogramDataPoint) {
+	x := s.ext
+	if x == nil {
+		return
+	}
+	o.SetStartTimestamp(pcommon.Timestamp(s.start))
+	o.ExplicitBounds().FromRaw(x.bounds)
+	o.BucketCounts().FromRaw(x.counts)
+	o.SetCount(x.count)
+	o.SetSum(x.sum)
+	if x.hasMinMax {
+		if !math.IsInf(x.min, 1) {
+			o.SetMin(x.min)
+		}
+		if !math.IsInf(x.max, -1) {
+			o.SetMax(x.max)
+		}
+	}
+}
+
+// Summaries cannot be merged: quantiles of different members do not combine. Count and
+// sum are cumulative and merge like a cumulative sum (per-member latest value, resets
+// carried). Quantiles are emitted only while the output series has exactly one member
+// (then they are that member's own quantiles); a series that merges several members is
+// emitted with count and sum only. Either way there is one point per identity.
+func (g *guard) summaryPoint(c *mctx, dp pmetric.SummaryDataPoint, now int64) {
+	r := g.resolve(c, dp.Attributes(), now)
+	if !r.ok {
+		return
+	}
+	s := &g.series[r.si]
+	first := s.epoch != g.epoch
+	e := g.touch(c, r.si, dp.Attributes())
+	o := e.sum
+	st, ts := mergeTimes(o.StartTimestamp(), o.Timestamp(), first, dp.StartTimestamp(), dp.Timestamp())
+	o.SetStartTimestamp(st)
+	o.SetTimestamp(ts)
+	if dp.Flags().NoRecordedValue() {
+		return
+	}
+	if s.ext == nil {
+		s.ext = &seriesExt{}
+	}
+	x := s.ext
+	m := &g.members[r.mi]
+	if r.newMember {
+		if s.start == 0 {
+			s.start = uint64(dp.StartTimestamp())
+		}
+		m.ext = &memberExt{}
+	} else {
+		if uint64(dp.Timestamp()) < m.ts {
+			g.cnt.dropped++
+			return
+		}
+		reset := uint64(dp.StartTimestamp()) != m.start || dp.Count() < m.ext.count
+		if !reset {
+			x.count -= m.ext.count
+			x.sum -= m.ext.sum
+		}
+	}
+	x.count += dp.Count()
+	x.sum += dp.Sum()
+	m.ext.count, m.ext.sum = dp.Count(), dp.Sum()
+	m.start, m.ts = uint64(dp.StartTimestamp()), uint64(dp.Timestamp())
+	e.lastSum = dp
+	e.hasLastSum = true
+}
+
+func (g *guard) finalizeSummary(s *series, e *touchedEntry) {
+	x := s.ext
+	if x == nil {
+		return
+	}
+	o := e.sum
+	o.SetStartTimestamp(pcommon.Timestamp(s.start))
+	o.SetCount(x.count)
+	o.SetSum(x.sum)
+	if s.members == 1 && e.hasLastSum {
+		e.lastSum.QuantileValues().CopyTo(o.QuantileValues())
+	} else {
+		o.QuantileValues().RemoveIf(func(pmetric.SummaryDataPointValueAtQuantile) bool { return true })
+	}
+}

@@ -1,0 +1,31 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build linux
+
+package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// adviseHuge asks the kernel to back a large state slab with transparent huge pages
+// (MADV_HUGEPAGE; effective when THP is in "madvise" mode). With a million tracked
+// series every lookup is a random access into tens of megabytes, and 4 KiB pages make
+// nearly each one a TLB miss as well. Advisory only: errors are ignored.
+func adviseHuge(p unsafe.Pointer, size uintptr) {
+	const hugePage = 2 << 20
+	if size < 2*hugePage {
+		return
+	}
+	all := unsafe.Slice((*byte)(p), size)
+	base := uintptr(p)
+	lo := ((base+hugePage-1)&^(hugePage-1) - base)
+	hi := ((base+size)&^(hugePage-1) - base)
+	if hi <= lo {
+		return
+	}
+	b := all[lo:hi]
+	_ = syscall.Madvise(b, 14 /* MADV_HUGEPAGE */)
+}

@@ -1,0 +1,108 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
+
+import "unsafe"
+
+// idxTable maps a 64-bit identity hash to a slab index. It is a linear-probing table of
+// 8-byte slots: the upper 32 bits of the key as a tag, the slab index (0 = empty) below.
+// The home slot depends on the tag only, so growing and deleting (backward shift, no
+// tombstones) never touch the slab; a lookup confirms a tag match against the full key
+// stored in the slab entry it is about to use anyway. At a load factor of at most 3/4
+// that is 8-16 bytes per entry and one cache miss per lookup, against about 30 bytes and
+// two misses for a map[uint64]uint32.
+type idxTable struct {
+	slots []uint64
+	shift uint8 // 64 - log2(len(slots))
+	n     int
+}
+
+func newIdxTable() idxTable {
+	return idxTable{slots: make([]uint64, 16), shift: 64 - 4}
+}
+
+func (t *idxTable) home(tag uint32) int {
+	return int((uint64(tag) * 0x9E3779B97F4A7C15) >> t.shift)
+}
+
+func (t *idxTable) len() int { return t.n }
+
+// find returns the index stored for key; keyOf returns the full key of a slab index.
+func (t *idxTable) find(key uint64, keyOf func(uint32) uint64) (uint32, bool) {
+	tag := uint32(key >> 32)
+	mask := len(t.slots) - 1
+	for i := t.home(tag); ; i = (i + 1) & mask {
+		s := t.slots[i]
+		idx := uint32(s)
+		if idx == 0 {
+			return 0, false
+		}
+		if uint32(s>>32) == tag && keyOf(idx) == key {
+			return idx, true
+		}
+	}
+}
+
+// insert adds key -> idx; the key must not be present.
+func (t *idxTable) insert(key uint64, idx uint32) {
+	if (t.n+1)*4 > len(t.slots)*3 {
+		t.grow()
+	}
+	t.put(uint32(key>>32), idx)
+	t.n++
+}
+
+func (t *idxTable) put(tag, idx uint32) {
+	mask := len(t.slots) - 1
+	i := t.home(tag)
+	for uint32(t.slots[i]) != 0 {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = uint64(tag)<<32 | uint64(idx)
+}
+
+func (t *idxTable) grow() {
+	old := t.slots
+	t.slots = make([]uint64, 2*len(old))
+	adviseHuge(unsafe.Pointer(unsafe.SliceData(t.slots)), uintptr(len(t.slots))*8)
+	t.shift--
+	for _, s := range old {
+		if uint32(s) != 0 {
+			t.put(uint32(s>>32), uint32(s))
+		}
+	}
+}
+
+// remove deletes the entry holding idx for key (backward-shift deletion).
+func (t *idxTable) remove(key uint64, idx uint32) {
+	tag := uint32(key >> 32)
+	mask := len(t.slots) - 1
+	i := t.home(tag)
+	for {
+		s := t.slots[i]
+		if uint32(s) == 0 {
+			return // not present
+		}
+		if uint32(s) == idx {
+			break
+		}
+		i = (i + 1) & mask
+	}
+	j := i
+	for {
+		j = (j + 1) & mask
+		s := t.slots[j]
+		if uint32(s) == 0 {
+			break
+		}
+		h := t.home(uint32(s >> 32))
+		// move s back into the hole at i unless its home lies cyclically in (i, j]
+		if (i <= j && (h <= i || h > j)) || (i > j && h <= i && h > j) {
+			t.slots[i] = s
+			i = j
+		}
+	}
+	t.slots[i] = 0
+	t.n--
+}

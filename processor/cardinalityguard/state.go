@@ -1,0 +1,153 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
+
+import "math"
+
+// State layout. Output series and members (input series) live in two slabs indexed by
+// uint32 (index 0 is "none"), found through map[uint64]uint32 keyed by the identity hash.
+// Members of one output series form an intrusive doubly-linked list, so a gauge can be
+// re-aggregated over its members and a member can be unlinked in O(1) on eviction. The
+// structs are kept at 64 bytes; histogram/summary/min-max-last gauge state lives in ext.
+
+type kind uint8
+
+const (
+	kGauge kind = iota
+	kCumSum
+	kDeltaSum
+	kCumHist
+	kDeltaHist
+	kCumExp
+	kDeltaExp
+	kSummary
+)
+
+// stateful kinds track members across batches.
+func (k kind) stateful() bool {
+	switch k {
+	case kGauge, kCumSum, kCumHist, kCumExp, kSummary:
+		return true
+	}
+	return false
+}
+
+const (
+	fLive     uint8 = 1 << iota
+	fInt            // value bits hold an int64 (all contributions so far were ints)
+	fOverflow       // the overflow series of its metric stream
+	fDirty          // gauge min/max must be recomputed from the members
+	fMono           // monotonic cumulative sum
+)
+
+type aggKind uint8
+
+const (
+	aggSum aggKind = iota
+	aggMax
+	aggMin
+	aggLast
+)
+
+func toAgg(g GaugeAggregation) aggKind {
+	switch g {
+	case GaugeMax:
+		return aggMax
+	case GaugeMin:
+		return aggMin
+	case GaugeLast:
+		return aggLast
+	}
+	return aggSum
+}
+
+// series is one output series.
+type series struct {
+	hash     uint64
+	start    uint64 // output start time (first seen), stable across exports
+	total    uint64 // cumulative sum total or gauge sum; int64 or float64 bits (fInt)
+	ext      *seriesExt
+	lastSeen int64
+	metric   uint32 // index into guard.metricStates
+	head     uint32 // first member
+	members  uint32
+	epoch    uint32 // batch in which it was last emitted
+	touched  uint32 // index into guard.touched when epoch is current
+	flags    uint8
+	kind     kind
+	agg      aggKind
+}
+
+// seriesExt holds the state that only some kinds need.
+type seriesExt struct {
+	gval      float64 // min/max/last gauge value
+	gts       uint64  // last gauge timestamp
+	bounds    []float64
+	counts    []uint64
+	count     uint64
+	sum       float64
+	min, max  float64
+	hasMinMax bool
+	exp       *expState
+}
+
+// member is one input series contributing to an output series.
+type member struct {
+	hash     uint64
+	start    uint64
+	ts       uint64
+	val      uint64 // int64 or float64 bits (fInt)
+	ext      *memberExt
+	lastSeen int64
+	series   uint32
+	prev     uint32
+	next     uint32
+	flags    uint8
+	nStrip   uint8 // labels stripped from this member's points (telemetry without a rescan)
+	nRewrite uint8 // values rewritten in this member's points
+}
+
+type memberExt struct {
+	counts []uint64 // histogram buckets mapped to the series' bounds
+	count  uint64
+	sum    float64
+	exp    *expState
+}
+
+// metricState is the budget bookkeeping of one metric name.
+type metricState struct {
+	nameHash uint64
+	regular  int // regular output series (count against the budget)
+	overflow int // overflow series (one per producer stream)
+	limit    int
+}
+
+// num is a number that is an int64 until a double joins it.
+func numAdd(bits uint64, isInt bool, d uint64, dInt bool) (uint64, bool) {
+	if isInt && dInt {
+		return uint64(int64(bits) + int64(d)), true
+	}
+	return math.Float64bits(numF(bits, isInt) + numF(d, dInt)), false
+}
+
+func numSub(bits uint64, isInt bool, d uint64, dInt bool) (uint64, bool) {
+	if isInt && dInt {
+		return uint64(int64(bits) - int64(d)), true
+	}
+	return math.Float64bits(numF(bits, isInt) - numF(d, dInt)), false
+}
+
+func numF(bits uint64, isInt bool) float64 {
+	if isInt {
+		return float64(int64(bits))
+	}
+	return math.Float64frombits(bits)
+}
+
+func numLess(a uint64, aInt bool, b uint64, bInt bool) bool {
+	if aInt && bInt {
+		return int64(a) < int64(b)
+	}
+	return numF(a, aInt) < numF(b, bInt)
+}

@@ -1,0 +1,353 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package trackingid // import "github.com/airi-otel/otelcol-airi/processor/trackingid"
+
+import (
+	"context"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/airi-otel/otelcol-airi/processor/trackingid/internal/metadata"
+)
+
+var (
+	attrTraces  = metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", "traces")))
+	attrMetrics = metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", "metrics")))
+	attrLogs    = metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", "logs")))
+)
+
+type trackingProcessor struct {
+	cfg       *Config
+	telemetry *metadata.TelemetryBuilder
+
+	spanKeys   *keyMatcher // span_attribute, request_id_keys, their HTTP header forms
+	logKeys    *keyMatcher // log_attribute, request_id_keys
+	metricKeys *keyMatcher // metric_label_keys
+}
+
+func newTrackingProcessor(cfg *Config, tb *metadata.TelemetryBuilder) *trackingProcessor {
+	spanKeys := append([]string{cfg.SpanAttribute}, cfg.RequestIDKeys...)
+	spanKeys = append(spanKeys, headerForms(cfg.RequestIDKeys)...)
+	return &trackingProcessor{
+		cfg:        cfg,
+		telemetry:  tb,
+		spanKeys:   newKeyMatcher(spanKeys),
+		logKeys:    newKeyMatcher(append([]string{cfg.LogAttribute}, cfg.RequestIDKeys...)),
+		metricKeys: newKeyMatcher(cfg.MetricLabelKeys),
+	}
+}
+
+// counts accumulates one batch's telemetry so the hot path does not touch the meter.
+type counts struct {
+	fromContext, derived, invalid int64
+}
+
+func (p *trackingProcessor) record(ctx context.Context, c counts, attrs metric.AddOption) {
+	if c.fromContext > 0 {
+		p.telemetry.ProcessorTrackingIDIdsFromContext.Add(ctx, c.fromContext, attrs)
+	}
+	if c.derived > 0 {
+		p.telemetry.ProcessorTrackingIDIdsDerived.Add(ctx, c.derived, attrs)
+	}
+	if c.invalid > 0 {
+		p.telemetry.ProcessorTrackingIDIdsInvalid.Add(ctx, c.invalid, attrs)
+	}
+}
+
+// candidate is the best request ID found so far on one span, log record or data point.
+// rank orders candidates: attributes before body, top level before nested, then key priority.
+type candidate struct {
+	raw      rawID
+	rank     int
+	found    bool
+	isOutput bool // the value sits in the output attribute itself and is about to be replaced
+	invalid  bool // a matching key held a value that cannot be an ID
+}
+
+// scan holds what one pass over a record's attributes learned.
+type scan struct {
+	best         candidate
+	outEqual     bool   // output attribute already holds exactly the lower-case hex
+	origPresent  bool   // original attribute already present
+	traceHex     string // the record's own trace ID, lower-case hex; "" when it has none
+	outAttr      string
+	origAttr     string
+	matcher      *keyMatcher
+	matcherRanks int
+}
+
+// reset prepares s for the next record, keeping its configuration.
+func (s *scan) reset(traceHex string) {
+	s.best = candidate{}
+	s.outEqual, s.origPresent = false, false
+	s.traceHex = traceHex
+}
+
+// consider weighs the value v of key k, whose priority in the matcher is prio.
+func (s *scan) consider(k string, v pcommon.Value, level, prio int) {
+	if v.Type() == pcommon.ValueTypeMap {
+		return // a nested object, searched as such when it is a body; never an ID itself
+	}
+	raw, ok := extractRawID(v)
+	if !ok {
+		s.best.invalid = true
+		return
+	}
+	// The record's own trace ID in another spelling is not a separate request ID.
+	if s.traceHex != "" && raw.equalsHexFold(s.traceHex) {
+		return
+	}
+	rank := level*s.matcherRanks + prio
+	if !s.best.found || rank < s.best.rank {
+		s.best = candidate{raw: raw, rank: rank, found: true, isOutput: level == 0 && k == s.outAttr, invalid: s.best.invalid}
+	}
+}
+
+func (s *scan) attrs(m pcommon.Map) {
+	for k, v := range m.All() {
+		if k == s.outAttr {
+			s.outEqual = s.traceHex != "" && v.Type() == pcommon.ValueTypeStr && v.Str() == s.traceHex
+		} else if k == s.origAttr {
+			s.origPresent = true
+		}
+		if prio := s.matcher.match(k); prio >= 0 {
+			s.consider(k, v, 0, prio)
+		}
+	}
+}
+
+// body searches a map body (level 1) and the maps nested in it down to maxLevel.
+func (s *scan) body(m pcommon.Map, level, maxLevel int) {
+	for k, v := range m.All() {
+		if prio := s.matcher.match(k); prio >= 0 {
+			s.consider(k, v, level, prio)
+		}
+		if v.Type() == pcommon.ValueTypeMap && level < maxLevel {
+			s.body(v.Map(), level+1, maxLevel)
+		}
+	}
+}
+
+// applyFromContext writes the output attribute (and the original one) for a span or log
+// record that has its own valid trace ID.
+func applyFromContext(attrs pcommon.Map, s *scan) {
+	b := s.best
+	if b.found && !b.raw.equalsHex(s.traceHex) && (b.isOutput || !s.origPresent) {
+		attrs.PutStr(s.origAttr, b.raw.String())
+	}
+	if !s.outEqual {
+		attrs.PutStr(s.outAttr, s.traceHex)
+	}
+}
+
+func (p *trackingProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+	var c counts
+	var cache batchCache
+	s := scan{
+		outAttr: p.cfg.SpanAttribute, origAttr: p.cfg.OriginalAttribute,
+		matcher: p.spanKeys, matcherRanks: p.spanKeys.n,
+	}
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				id := span.TraceID()
+				if id.IsEmpty() {
+					c.invalid++
+					continue
+				}
+				s.reset(cache.hexOf(id))
+				attrs := span.Attributes()
+				s.attrs(attrs)
+				applyFromContext(attrs, &s)
+				c.fromContext++
+			}
+		}
+	}
+	p.record(ctx, c, attrTraces)
+	return td, nil
+}
+
+func (p *trackingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+	var c counts
+	var cache batchCache
+	s := scan{
+		outAttr: p.cfg.LogAttribute, origAttr: p.cfg.OriginalAttribute,
+		matcher: p.logKeys, matcherRanks: p.logKeys.n,
+	}
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		sls := rls.At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				p.processLog(lrs.At(k), &s, &cache, &c)
+			}
+		}
+	}
+	p.record(ctx, c, attrLogs)
+	return ld, nil
+}
+
+func (p *trackingProcessor) processLog(lr plog.LogRecord, s *scan, cache *batchCache, c *counts) {
+	id := lr.TraceID()
+	hasCtx := !id.IsEmpty()
+	if !hasCtx && !p.cfg.DeriveLogTraceID {
+		return
+	}
+	s.reset("")
+	if hasCtx {
+		s.traceHex = cache.hexOf(id)
+	}
+	attrs := lr.Attributes()
+	s.attrs(attrs)
+	// Attributes always outrank the body, so the body only matters when they held no ID.
+	if !s.best.found && p.cfg.SearchBody && lr.Body().Type() == pcommon.ValueTypeMap {
+		s.body(lr.Body().Map(), 1, 1+p.cfg.BodyMaxDepth)
+	}
+	if hasCtx {
+		applyFromContext(attrs, s)
+		c.fromContext++
+		return
+	}
+	if !s.best.found {
+		if s.best.invalid {
+			c.invalid++
+		}
+		return
+	}
+	derived, ok := cache.derive(s.best.raw)
+	if !ok {
+		c.invalid++
+		return
+	}
+	lr.SetTraceID(derived)
+	h := cache.hexOf(derived)
+	if !s.best.raw.equalsHex(h) {
+		attrs.PutStr(p.cfg.OriginalAttribute, s.best.raw.String())
+	}
+	if v, ok := attrs.Get(p.cfg.LogAttribute); !ok || v.Type() != pcommon.ValueTypeStr || v.Str() != h {
+		attrs.PutStr(p.cfg.LogAttribute, h)
+	}
+	c.derived++
+}
+
+func (p *trackingProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	if !p.cfg.MetricExemplars {
+		return md, nil
+	}
+	var c counts
+	var cache batchCache
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		sms := rms.At(i).ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			ms := sms.At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				p.processMetric(ms.At(k), &cache, &c)
+			}
+		}
+	}
+	p.record(ctx, c, attrMetrics)
+	return md, nil
+}
+
+func (p *trackingProcessor) processMetric(m pmetric.Metric, cache *batchCache, c *counts) {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		p.numberPoints(m.Gauge().DataPoints(), cache, c)
+	case pmetric.MetricTypeSum:
+		p.numberPoints(m.Sum().DataPoints(), cache, c)
+	case pmetric.MetricTypeHistogram:
+		dps := m.Histogram().DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			dp := dps.At(i)
+			id, ok := p.pointTraceID(dp.Attributes(), cache, c)
+			if !ok || !dp.HasSum() || dp.Count() == 0 {
+				continue
+			}
+			if ex, added := addExemplar(dp.Exemplars(), id, dp.Timestamp()); added {
+				ex.SetDoubleValue(dp.Sum() / float64(dp.Count()))
+			}
+		}
+	case pmetric.MetricTypeExponentialHistogram:
+		dps := m.ExponentialHistogram().DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			dp := dps.At(i)
+			id, ok := p.pointTraceID(dp.Attributes(), cache, c)
+			if !ok || !dp.HasSum() || dp.Count() == 0 {
+				continue
+			}
+			if ex, added := addExemplar(dp.Exemplars(), id, dp.Timestamp()); added {
+				ex.SetDoubleValue(dp.Sum() / float64(dp.Count()))
+			}
+		}
+	}
+	// Summaries have no exemplars in OTLP: left untouched.
+}
+
+func (p *trackingProcessor) numberPoints(dps pmetric.NumberDataPointSlice, cache *batchCache, c *counts) {
+	for i := 0; i < dps.Len(); i++ {
+		dp := dps.At(i)
+		id, ok := p.pointTraceID(dp.Attributes(), cache, c)
+		if !ok {
+			continue
+		}
+		ex, added := addExemplar(dp.Exemplars(), id, dp.Timestamp())
+		if !added {
+			continue
+		}
+		switch dp.ValueType() {
+		case pmetric.NumberDataPointValueTypeInt:
+			ex.SetIntValue(dp.IntValue())
+		case pmetric.NumberDataPointValueTypeDouble:
+			ex.SetDoubleValue(dp.DoubleValue())
+		}
+	}
+}
+
+// pointTraceID derives the trace ID of a data point from its best tracking label; ok is false
+// when it has none that is valid.
+func (p *trackingProcessor) pointTraceID(attrs pcommon.Map, cache *batchCache, c *counts) (pcommon.TraceID, bool) {
+	s := scan{matcher: p.metricKeys, matcherRanks: p.metricKeys.n}
+	for k, v := range attrs.All() {
+		if prio := s.matcher.match(k); prio >= 0 {
+			s.consider(k, v, 0, prio)
+		}
+	}
+	if !s.best.found {
+		if s.best.invalid {
+			c.invalid++
+		}
+		return pcommon.TraceID{}, false
+	}
+	id, ok := cache.derive(s.best.raw)
+	if !ok {
+		c.invalid++
+		return pcommon.TraceID{}, false
+	}
+	c.derived++
+	return id, true
+}
+
+// addExemplar appends an exemplar carrying id and ts, unless one with id is already there.
+func addExemplar(exs pmetric.ExemplarSlice, id pcommon.TraceID, ts pcommon.Timestamp) (pmetric.Exemplar, bool) {
+	for i := 0; i < exs.Len(); i++ {
+		if exs.At(i).TraceID() == id {
+			return pmetric.Exemplar{}, false
+		}
+	}
+	ex := exs.AppendEmpty()
+	ex.SetTraceID(id)
+	ex.SetTimestamp(ts)
+	return ex, true
+}

@@ -1,0 +1,315 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package distribution tests the ocb-built bin/otelcol-airi as a user meets it: started with the
+// shipped configs, fed by the OTel Go SDK, looked at through its own endpoints and files.
+package distribution
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	otellog "go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/metric"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+
+	"github.com/airi-otel/otelcol-airi/tests/internal/harness"
+)
+
+// localCollector is bin/otelcol-airi running config/local.yaml on free loopback ports.
+type localCollector struct {
+	proc                            *harness.Process
+	grpc, http, prom, health, telem string
+	dataDir                         string
+}
+
+func startLocal(t *testing.T, configArg string) *localCollector {
+	t.Helper()
+	c := &localCollector{
+		grpc:    harness.FreeAddr(t),
+		http:    harness.FreeAddr(t),
+		prom:    harness.FreeAddr(t),
+		health:  harness.FreeAddr(t),
+		telem:   harness.FreeAddr(t),
+		dataDir: t.TempDir(),
+	}
+	telemPort := c.telem[strings.LastIndexByte(c.telem, ':')+1:]
+	c.proc = harness.Start(t, harness.CollectorBinary(t), []string{"--config", configArg}, map[string]string{
+		"AIRI_OTLP_GRPC_ENDPOINT":  c.grpc,
+		"AIRI_OTLP_HTTP_ENDPOINT":  c.http,
+		"AIRI_PROMETHEUS_ENDPOINT": c.prom,
+		"AIRI_HEALTH_ENDPOINT":     c.health,
+		"AIRI_TELEMETRY_HOST":      "127.0.0.1",
+		"AIRI_TELEMETRY_PORT":      telemPort,
+		"AIRI_DATA_DIR":            c.dataDir,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, harness.WaitHTTP(ctx, c.proc, "http://"+c.health+"/", http.StatusOK, 30*time.Second))
+	return c
+}
+
+func TestLocalConfigReceivesAndShowsEverySignal(t *testing.T) {
+	t.Parallel()
+	c := startLocal(t, filepath.Join(harness.RepoRoot(t), "config", "local.yaml"))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	res := resource.NewSchemaless(
+		semconv.ServiceName("llm-gateway"),
+		semconv.ServiceNamespace("airi"),
+		attribute.String("deployment.environment.name", "dev"),
+	)
+
+	// Traces over OTLP/gRPC.
+	texp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(c.grpc), otlptracegrpc.WithInsecure())
+	require.NoError(t, err)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(texp), sdktrace.WithResource(res))
+	_, span := tp.Tracer("distribution-test").Start(ctx, "POST /v1/chat/completions")
+	traceID := span.SpanContext().TraceID().String()
+	span.End()
+	require.NoError(t, tp.Shutdown(ctx))
+
+	// Metrics over OTLP/gRPC: seed 000's counter and histogram.
+	mexp, err := otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpoint(c.grpc), otlpmetricgrpc.WithInsecure())
+	require.NoError(t, err)
+	mp := sdkmetric.NewMeterProvider(
+		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(mexp, sdkmetric.WithInterval(time.Hour))),
+		sdkmetric.WithResource(res))
+	meter := mp.Meter("distribution-test")
+	flux, err := meter.Int64Counter("airi.billing.flux.consumed")
+	require.NoError(t, err)
+	flux.Add(ctx, 40, metric.WithAttributes(attribute.String("gen_ai.request.model", "gpt-4")))
+	flux.Add(ctx, 2, metric.WithAttributes(attribute.String("gen_ai.request.model", "gpt-4")))
+	dur, err := meter.Float64Histogram("http.server.request.duration", metric.WithUnit("s"))
+	require.NoError(t, err)
+	dur.Record(ctx, 0.25, metric.WithAttributes(attribute.String("http.route", "/v1/chat/completions")))
+	require.NoError(t, mp.Shutdown(ctx))
+
+	// Logs over OTLP/HTTP, shaped like seed 004's gateway log.
+	lexp, err := otlploghttp.New(ctx, otlploghttp.WithEndpoint(c.http), otlploghttp.WithInsecure())
+	require.NoError(t, err)
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(lexp)), sdklog.WithResource(res))
+	var rec otellog.Record
+	rec.SetBody(attribute.StringValue("request_completed"))
+	rec.SetSeverity(otellog.SeverityInfo)
+	rec.AddAttributes(attribute.String("trace_id", "req-abc123"), attribute.Int("latency_ms", 1234))
+	lp.Logger("distribution-test").Emit(ctx, rec)
+	require.NoError(t, lp.Shutdown(ctx))
+
+	// The Prometheus endpoint shows the metrics under their Prometheus names (named by
+	// airi_normalize, not suffixed again by the exporter), with the required labels taken from the
+	// resource, and the counted value.
+	counter := regexp.MustCompile(`(?m)^airi_billing_flux_consumed_total\{environment="dev",gen_ai_request_model="gpt-4",[^}]*project="airi",service="llm-gateway"\} 42$`)
+	// The SDK's default buckets (0, 5, 10, ...) put 0.25 s into le="5".
+	bucket := regexp.MustCompile(`(?m)^http_server_request_duration_seconds_bucket\{[^}]*http_route="/v1/chat/completions"[^}]*le="5"[^}]*\} 1$`)
+	sum := regexp.MustCompile(`(?m)^http_server_request_duration_seconds_sum\{[^}]*http_route="/v1/chat/completions"[^}]*\} 0\.25$`)
+	eventually(t, 20*time.Second, func() error {
+		body, err := get(ctx, "http://"+c.prom+"/metrics")
+		if err != nil {
+			return err
+		}
+		if !counter.MatchString(body) || !bucket.MatchString(body) || !sum.MatchString(body) {
+			return fmt.Errorf("metrics not (yet) exposed; got:\n%s", body)
+		}
+		return nil
+	})
+
+	// The file exporter holds the span and the log as OTLP JSON.
+	eventually(t, 20*time.Second, func() error {
+		traces, err := os.ReadFile(filepath.Join(c.dataDir, "traces.jsonl"))
+		if err != nil {
+			return err
+		}
+		logs, err := os.ReadFile(filepath.Join(c.dataDir, "logs.jsonl"))
+		if err != nil {
+			return err
+		}
+		for _, want := range []string{
+			`"traceId":"` + traceID + `"`, `"name":"POST /v1/chat/completions"`, `"llm-gateway"`,
+			`{"key":"tracking.id","value":{"stringValue":"` + traceID + `"}}`, // tracking_id processor
+		} {
+			if !strings.Contains(string(traces), want) {
+				return fmt.Errorf("traces.jsonl lacks %s:\n%s", want, traces)
+			}
+		}
+		derived := sha256.Sum256([]byte("req-abc123")) // tracking_id's documented derivation
+		derivedID := hex.EncodeToString(derived[:16])
+		for _, want := range []string{
+			`"stringValue":"request_completed"`,
+			`"traceId":"` + derivedID + `"`,
+			`{"key":"tracking_id","value":{"stringValue":"` + derivedID + `"}}`,
+			`{"key":"tracking.id.original","value":{"stringValue":"req-abc123"}}`,
+		} {
+			if !strings.Contains(string(logs), want) {
+				return fmt.Errorf("logs.jsonl lacks %s:\n%s", want, logs)
+			}
+		}
+		return nil
+	})
+
+	// The collector's own metrics count what it accepted, per signal.
+	eventually(t, 20*time.Second, func() error {
+		body, err := get(ctx, "http://"+c.telem+"/metrics")
+		if err != nil {
+			return err
+		}
+		for metricName, want := range map[string]float64{
+			"otelcol_receiver_accepted_spans":         1,
+			"otelcol_receiver_accepted_log_records":   1,
+			"otelcol_receiver_accepted_metric_points": 2,
+		} {
+			if got := sumSeries(body, metricName); got < want {
+				return fmt.Errorf("%s = %v, want >= %v", metricName, got, want)
+			}
+		}
+		return nil
+	})
+
+	// SIGTERM: a clean shutdown with exit code 0.
+	require.NoError(t, c.proc.Stop(20*time.Second))
+	require.Contains(t, c.proc.Output.String(), "Shutdown complete")
+}
+
+// TestEmbeddedConfigs runs the `airi:` provider built into the binary: every shipped config
+// validates from inside the binary, and airi:local really runs.
+func TestEmbeddedConfigs(t *testing.T) {
+	t.Parallel()
+	bin := harness.CollectorBinary(t)
+	entries, err := filepath.Glob(filepath.Join(harness.RepoRoot(t), "config", "*.yaml"))
+	require.NoError(t, err)
+	require.Len(t, entries, 4)
+	for _, path := range entries {
+		name := strings.TrimSuffix(filepath.Base(path), ".yaml")
+		out, err := runBinary(t, bin, "validate", "--config", "airi:"+name)
+		require.NoError(t, err, "validate airi:%s:\n%s", name, out)
+	}
+	out, err := runBinary(t, bin, "validate", "--config", "airi:nope")
+	require.Error(t, err)
+	require.Contains(t, out, `no embedded configuration "nope"`)
+
+	c := startLocal(t, "airi:local")
+	require.NoError(t, c.proc.Stop(20*time.Second))
+}
+
+// TestBadConfigFailsAtStartNamingTheField: a mistake in the config stops the collector before it
+// serves anything, and the error names what is wrong.
+func TestBadConfigFailsAtStartNamingTheField(t *testing.T) {
+	t.Parallel()
+	bin := harness.CollectorBinary(t)
+	local, err := os.ReadFile(filepath.Join(harness.RepoRoot(t), "config", "local.yaml"))
+	require.NoError(t, err)
+
+	for name, tc := range map[string]struct{ from, to, want string }{
+		"unknown key": {
+			from: "        endpoint: ${env:AIRI_OTLP_GRPC_ENDPOINT:-127.0.0.1:4317}",
+			to:   "        endpoit: 127.0.0.1:4317",
+			want: "endpoit",
+		},
+		"wrong type": {
+			from: "    limit_percentage: 80",
+			to:   "    limit_percentage: lots",
+			want: "limit_percentage",
+		},
+		"unknown component": {
+			from: "      exporters: [debug, prometheus]",
+			to:   "      exporters: [debug, prometheus, prometheusremotewrite/typo]",
+			want: "prometheusremotewrite/typo",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			require.Contains(t, string(local), tc.from, "fixture drifted from config/local.yaml")
+			path := filepath.Join(t.TempDir(), "bad.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(local), tc.from, tc.to, 1)), 0o600))
+			p := harness.Start(t, bin, []string{"--config", path}, map[string]string{
+				"AIRI_OTLP_GRPC_ENDPOINT":  harness.FreeAddr(t),
+				"AIRI_OTLP_HTTP_ENDPOINT":  harness.FreeAddr(t),
+				"AIRI_PROMETHEUS_ENDPOINT": harness.FreeAddr(t),
+				"AIRI_HEALTH_ENDPOINT":     harness.FreeAddr(t),
+				"AIRI_TELEMETRY_PORT":      strconv.Itoa(harness.FreePort(t)),
+				"AIRI_DATA_DIR":            t.TempDir(),
+			})
+			exited, err := p.Wait(30 * time.Second)
+			require.True(t, exited, "collector kept running with a bad config")
+			require.Error(t, err, "collector exited 0 with a bad config")
+			require.Contains(t, p.Output.String(), tc.want)
+		})
+	}
+}
+
+func runBinary(t *testing.T, bin string, args ...string) (string, error) {
+	t.Helper()
+	p := harness.Start(t, bin, args, nil)
+	exited, err := p.Wait(60 * time.Second)
+	require.True(t, exited, "%v did not finish", args)
+	return p.Output.String(), err
+}
+
+func get(ctx context.Context, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(b), err
+}
+
+// sumSeries adds the values of every series of one metric in Prometheus text format.
+func sumSeries(body, name string) float64 {
+	var total float64
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
+			total += v
+		}
+	}
+	return total
+}
+
+// eventually retries check until it returns nil or timeout passes, then fails with its last error.
+func eventually(t *testing.T, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			require.NoError(t, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
