@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
+
+	"github.com/airi-otel/otelcol-airi/internal/pmetricutil"
 )
 
 func (p *normalizer) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
@@ -75,7 +77,7 @@ func (p *normalizer) nameMetric(m pmetric.Metric, st *batchStats, local *map[str
 		}
 		if owner != kind {
 			st.collisions++
-			st.collisionPoints += int64(dataPointCount(m))
+			st.collisionPoints += int64(pmetricutil.DataPointCount(m))
 			if p.names.firstLog(m.Name()) {
 				p.logger.Warn("metric name collision: dropping the metric whose type differs from the first one seen under this name",
 					zap.String("name", m.Name()),
@@ -137,20 +139,4 @@ func (p *normalizer) pointAttrs(attrs pcommon.Map, lv *labelValues, sc *scratch)
 		p.names.escapeLabelKeys(attrs, sc)
 	}
 	p.putLabels(attrs, lv)
-}
-
-func dataPointCount(m pmetric.Metric) int {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		return m.Gauge().DataPoints().Len()
-	case pmetric.MetricTypeSum:
-		return m.Sum().DataPoints().Len()
-	case pmetric.MetricTypeHistogram:
-		return m.Histogram().DataPoints().Len()
-	case pmetric.MetricTypeExponentialHistogram:
-		return m.ExponentialHistogram().DataPoints().Len()
-	case pmetric.MetricTypeSummary:
-		return m.Summary().DataPoints().Len()
-	}
-	return 0
 }

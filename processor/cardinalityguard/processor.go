@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
+	"github.com/airi-otel/otelcol-airi/internal/pmetricutil"
 	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/metadata"
 )
 
@@ -261,7 +262,7 @@ func (g *guard) processMetric(rm pmetric.ResourceMetrics, sm pmetric.ScopeMetric
 		// Empty metrics and an unspecified temporality are invalid OTLP with no defined
 		// merge (the Prometheus exporters drop them too): dropped and counted, so nothing
 		// unmerged can put two points with one identity into an export.
-		g.cnt.dropped += int64(dataPointCount(m))
+		g.cnt.dropped += int64(pmetricutil.DataPointCount(m))
 		return
 	}
 	c.base = combine(combine(rh, sh), g.h.str(m.Name(), m.Unit(), string(rune('a'+k)), boolStr(mono)))
@@ -996,22 +997,6 @@ func (g *guard) sweep(cutoff int64) {
 func subFlag(bits uint64, flags uint8, d uint64, dInt bool) (uint64, uint8) {
 	r, isInt := numSub(bits, flags&fInt != 0, d, dInt)
 	return r, setInt(flags, isInt)
-}
-
-func dataPointCount(m pmetric.Metric) int {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		return m.Gauge().DataPoints().Len()
-	case pmetric.MetricTypeSum:
-		return m.Sum().DataPoints().Len()
-	case pmetric.MetricTypeHistogram:
-		return m.Histogram().DataPoints().Len()
-	case pmetric.MetricTypeExponentialHistogram:
-		return m.ExponentialHistogram().DataPoints().Len()
-	case pmetric.MetricTypeSummary:
-		return m.Summary().DataPoints().Len()
-	}
-	return 0
 }
 
 func (g *guard) memberKey(i uint32) uint64 { return g.members[i].hash }
