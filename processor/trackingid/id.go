@@ -5,7 +5,7 @@ package trackingid // import "github.com/airi-otel/otelcol-airi/processor/tracki
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/binary"
 	"math"
 	"strconv"
 	"strings"
@@ -184,9 +184,18 @@ func fromHexChar(c byte) (byte, bool) {
 	return 0, false
 }
 
-// encodeTraceID writes the lower-case 32-hex form of id into dst.
+// encodeTraceID writes the lower-case 32-hex form of id into dst, eight digits per step: the
+// nibbles of four bytes are spread one per byte of a uint64, then each becomes '0'+n, plus
+// 'a'-'0'-10 where n > 9.
 func encodeTraceID(dst *[32]byte, id pcommon.TraceID) {
-	hex.Encode(dst[:], id[:])
+	for i := 0; i < 4; i++ {
+		v := uint64(binary.BigEndian.Uint32(id[4*i:]))
+		v = (v | v<<16) & 0x0000ffff0000ffff
+		v = (v | v<<8) & 0x00ff00ff00ff00ff
+		v = (v | v<<4) & 0x0f0f0f0f0f0f0f0f
+		letters := (v + 0x0606060606060606) >> 4 & 0x0101010101010101
+		binary.BigEndian.PutUint64(dst[8*i:], v+0x3030303030303030+letters*('a'-'0'-10))
+	}
 }
 
 // hexChunkIDs is how many hex strings share one backing array: few enough that a single
@@ -199,9 +208,13 @@ const hexChunkIDs = 16
 // allocating each one. It holds one entry of each kind and the current chunk, so it is
 // bounded by design; it must not outlive the batch's processing.
 type batchCache struct {
-	hexID    pcommon.TraceID
-	hex      string
-	chunk    []byte
+	hexID pcommon.TraceID
+	hex   string
+	chunk []byte
+	// left, when the caller sets it, bounds how many more hex strings the current span or
+	// log slice can still need; a new chunk is cut to it, so a batch's last chunk is no
+	// larger than the batch needs.
+	left     int
 	rawValid bool
 	raw      rawID
 	derived  pcommon.TraceID
@@ -213,7 +226,11 @@ func (c *batchCache) hexOf(id pcommon.TraceID) string {
 		return c.hex
 	}
 	if len(c.chunk) < 32 {
-		c.chunk = make([]byte, 32*hexChunkIDs)
+		n := hexChunkIDs
+		if c.left > 0 && c.left < n {
+			n = c.left
+		}
+		c.chunk = make([]byte, 32*n)
 	}
 	dst := (*[32]byte)(c.chunk[:32])
 	encodeTraceID(dst, id)
@@ -260,8 +277,23 @@ func asciiLower(s string) string {
 // allocating: candidates are bucketed by length, so most attribute keys are rejected by one
 // slice index.
 type keyMatcher struct {
-	byLen [][]matchKey
-	n     int
+	byLen   [][]matchKey
+	lenMask uint64 // bit l set when some key has length l < 64
+	n       int
+}
+
+// lenBit is the bit of a key of length l in a length mask; 0 for l >= 64, which a mask
+// therefore never rules out.
+func lenBit(l int) uint64 {
+	if l >= 64 {
+		return 0
+	}
+	return 1 << uint(l)
+}
+
+// maybeLen reports whether a key of length l may be one whose lenBit is in mask.
+func maybeLen(mask uint64, l int) bool {
+	return l >= 64 || mask&(1<<uint(l)) != 0
 }
 
 type matchKey struct {
@@ -284,6 +316,7 @@ func newKeyMatcher(keys []string) *keyMatcher {
 			m.byLen = append(m.byLen, nil)
 		}
 		m.byLen[len(lk)] = append(m.byLen[len(lk)], matchKey{lower: lk, prio: m.n})
+		m.lenMask |= lenBit(len(lk))
 		m.n++
 	}
 	return m
@@ -291,11 +324,33 @@ func newKeyMatcher(keys []string) *keyMatcher {
 
 // match returns the priority of k (0 is highest) or -1.
 func (m *keyMatcher) match(k string) int {
-	if len(k) >= len(m.byLen) {
+	if !maybeLen(m.lenMask, len(k)) {
+		return -1 // most keys: one bit test, inlined into the caller
+	}
+	return m.matchLen(k)
+}
+
+func (m *keyMatcher) matchLen(k string) int {
+	if len(k) >= len(m.byLen) || len(m.byLen[len(k)]) == 0 {
 		return -1
 	}
-	for _, c := range m.byLen[len(k)] {
-		if equalFoldLower(k, c.lower) {
+	return matchBucket(m.byLen[len(k)], k)
+}
+
+// matchBucket finds k among the same-length keys of one bucket. The keys are distinct and
+// lower-case, so at most one equals k ignoring case: an exact match (the usual spelling) is
+// that one, found by plain string compares; only then are the folded first and last bytes
+// checked before a full case-insensitive compare.
+func matchBucket(bucket []matchKey, k string) int {
+	for i := range bucket {
+		if bucket[i].lower == k {
+			return bucket[i].prio
+		}
+	}
+	first, last := lowerASCII(k[0]), lowerASCII(k[len(k)-1])
+	for i := range bucket {
+		c := &bucket[i]
+		if c.lower[0] == first && c.lower[len(k)-1] == last && equalFoldLower(k, c.lower) {
 			return c.prio
 		}
 	}

@@ -73,19 +73,29 @@ type candidate struct {
 // scan holds what one pass over a record's attributes learned.
 type scan struct {
 	best         candidate
-	outEqual     bool   // output attribute already holds exactly the lower-case hex
-	origPresent  bool   // original attribute already present
-	traceHex     string // the record's own trace ID, lower-case hex; "" when it has none
+	outEqual     bool          // output attribute already holds exactly the lower-case hex
+	outFound     bool          // output attribute present; outVal is its first occurrence
+	origPresent  bool          // original attribute already present
+	outVal       pcommon.Value // first occurrence of the output attribute, what Map.Get returns
+	traceHex     string        // the record's own trace ID, lower-case hex; "" when it has none
 	outAttr      string
 	origAttr     string
 	matcher      *keyMatcher
 	matcherRanks int
+	lenMask      uint64 // lenBit of outAttr, origAttr and every matcher key: attrs skips the rest
+}
+
+func newScan(outAttr, origAttr string, m *keyMatcher) scan {
+	return scan{
+		outAttr: outAttr, origAttr: origAttr, matcher: m, matcherRanks: m.n,
+		lenMask: m.lenMask | lenBit(len(outAttr)) | lenBit(len(origAttr)),
+	}
 }
 
 // reset prepares s for the next record, keeping its configuration.
 func (s *scan) reset(traceHex string) {
 	s.best = candidate{}
-	s.outEqual, s.origPresent = false, false
+	s.outEqual, s.outFound, s.origPresent = false, false, false
 	s.traceHex = traceHex
 }
 
@@ -111,8 +121,14 @@ func (s *scan) consider(k string, v pcommon.Value, level, prio int) {
 
 func (s *scan) attrs(m pcommon.Map) {
 	for k, v := range m.All() {
+		if !maybeLen(s.lenMask, len(k)) {
+			continue // neither output, original nor a request-ID key
+		}
 		if k == s.outAttr {
 			s.outEqual = s.traceHex != "" && v.Type() == pcommon.ValueTypeStr && v.Str() == s.traceHex
+			if !s.outFound {
+				s.outFound, s.outVal = true, v
+			}
 		} else if k == s.origAttr {
 			s.origPresent = true
 		}
@@ -138,21 +154,24 @@ func (s *scan) body(m pcommon.Map, level, maxLevel int) {
 // record that has its own valid trace ID.
 func applyFromContext(attrs pcommon.Map, s *scan) {
 	b := s.best
+	appended := false // the attribute slice may have moved, so s.outVal may be stale
 	if b.found && !b.raw.equalsHex(s.traceHex) && (b.isOutput || !s.origPresent) {
 		attrs.PutStr(s.origAttr, b.raw.String())
+		appended = !s.origPresent
 	}
 	if !s.outEqual {
-		attrs.PutStr(s.outAttr, s.traceHex)
+		if s.outFound && !appended {
+			s.outVal.SetStr(s.traceHex) // what PutStr does to an existing key, minus its Get
+		} else {
+			attrs.PutStr(s.outAttr, s.traceHex)
+		}
 	}
 }
 
 func (p *trackingProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
 	var c counts
 	var cache batchCache
-	s := scan{
-		outAttr: p.cfg.SpanAttribute, origAttr: p.cfg.OriginalAttribute,
-		matcher: p.spanKeys, matcherRanks: p.spanKeys.n,
-	}
+	s := newScan(p.cfg.SpanAttribute, p.cfg.OriginalAttribute, p.spanKeys)
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		sss := rss.At(i).ScopeSpans()
@@ -165,6 +184,7 @@ func (p *trackingProcessor) processTraces(ctx context.Context, td ptrace.Traces)
 					c.invalid++
 					continue
 				}
+				cache.left = spans.Len() - k
 				s.reset(cache.hexOf(id))
 				attrs := span.Attributes()
 				s.attrs(attrs)
@@ -180,16 +200,14 @@ func (p *trackingProcessor) processTraces(ctx context.Context, td ptrace.Traces)
 func (p *trackingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
 	var c counts
 	var cache batchCache
-	s := scan{
-		outAttr: p.cfg.LogAttribute, origAttr: p.cfg.OriginalAttribute,
-		matcher: p.logKeys, matcherRanks: p.logKeys.n,
-	}
+	s := newScan(p.cfg.LogAttribute, p.cfg.OriginalAttribute, p.logKeys)
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		sls := rls.At(i).ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			lrs := sls.At(j).LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
+				cache.left = lrs.Len() - k // a record needs at most one hex string
 				p.processLog(lrs.At(k), &s, &cache, &c)
 			}
 		}
