@@ -18,13 +18,16 @@ AIRI_CACHE  ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/otelcol-airi
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(AIRI_CACHE)/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 
+GOTEST := $(GO) test -race -count=1 -timeout 30m ./...
+
 # ocb and mdatagen are pinned by the `tool` block in go.mod (v0.159.0, like the collector).
 OCB      := $(GO) tool builder
 MDATAGEN := $(GO) tool mdatagen
 
-# The binary is rebuilt only when something that goes into it changed.
+# The binary is rebuilt only when something that goes into it changed: the manifest, the module
+# and every non-test package of ours that the distribution imports.
 BUILD_INPUTS := builder-config.yaml go.mod go.sum \
-	$(shell find config processor -type f \( -name '*.go' -o -name '*.yaml' \) -not -name '*_test.go' -not -path '*/testdata/*' 2>/dev/null)
+	$(shell find config processor internal -type f \( -name '*.go' -o -name '*.yaml' \) -not -name '*_test.go' -not -path '*/testdata/*' 2>/dev/null)
 
 .PHONY: build run test test-unit validate lint fmt vet generate bench docker clean help
 
@@ -43,10 +46,10 @@ run: build ## Build, then run with CONFIG (default config/local.yaml: no backend
 	$(BINARY) --config $(CONFIG)
 
 test: build validate vet fmt-check ## What CI runs: validate every config, vet, and all Go tests (unit, golden, fuzz seeds, distribution).
-	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GOTEST)
 
 test-unit: ## Go tests without building the distribution first (the distribution tests build it if needed).
-	$(GO) test -race -count=1 ./...
+	$(GOTEST)
 
 validate: build ## `otelcol-airi validate` over every file in config/.
 	@for f in config/*.yaml; do \

@@ -132,7 +132,9 @@ func (s *scan) attrs(m pcommon.Map) {
 		} else if k == s.origAttr {
 			s.origPresent = true
 		}
-		if prio := s.matcher.match(k); prio >= 0 {
+		// s.lenMask includes every matcher key's length, so the matcher's own mask test
+		// would only repeat the one above.
+		if prio := s.matcher.matchLen(k); prio >= 0 {
 			s.consider(k, v, 0, prio)
 		}
 	}

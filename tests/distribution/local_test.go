@@ -43,9 +43,10 @@ type localCollector struct {
 	dataDir                         string
 }
 
-func startLocal(t *testing.T, configArg string) *localCollector {
+// newLocal picks free loopback ports and a data directory for one local.yaml collector.
+func newLocal(t *testing.T) *localCollector {
 	t.Helper()
-	c := &localCollector{
+	return &localCollector{
 		grpc:    harness.FreeAddr(t),
 		http:    harness.FreeAddr(t),
 		prom:    harness.FreeAddr(t),
@@ -53,16 +54,25 @@ func startLocal(t *testing.T, configArg string) *localCollector {
 		telem:   harness.FreeAddr(t),
 		dataDir: t.TempDir(),
 	}
-	telemPort := c.telem[strings.LastIndexByte(c.telem, ':')+1:]
-	c.proc = harness.Start(t, harness.CollectorBinary(t), []string{"--config", configArg}, map[string]string{
+}
+
+// env is what moves local.yaml's listeners and files to c's ports and directory.
+func (c *localCollector) env() map[string]string {
+	return map[string]string{
 		"AIRI_OTLP_GRPC_ENDPOINT":  c.grpc,
 		"AIRI_OTLP_HTTP_ENDPOINT":  c.http,
 		"AIRI_PROMETHEUS_ENDPOINT": c.prom,
 		"AIRI_HEALTH_ENDPOINT":     c.health,
 		"AIRI_TELEMETRY_HOST":      "127.0.0.1",
-		"AIRI_TELEMETRY_PORT":      telemPort,
+		"AIRI_TELEMETRY_PORT":      c.telem[strings.LastIndexByte(c.telem, ':')+1:],
 		"AIRI_DATA_DIR":            c.dataDir,
-	})
+	}
+}
+
+func startLocal(t *testing.T, configArg string) *localCollector {
+	t.Helper()
+	c := newLocal(t)
+	c.proc = harness.Start(t, harness.CollectorBinary(t), []string{"--config", configArg}, c.env())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	require.NoError(t, harness.WaitHTTP(ctx, c.proc, "http://"+c.health+"/", http.StatusOK, 30*time.Second))
@@ -242,14 +252,7 @@ func TestBadConfigFailsAtStartNamingTheField(t *testing.T) {
 			require.Contains(t, string(local), tc.from, "fixture drifted from config/local.yaml")
 			path := filepath.Join(t.TempDir(), "bad.yaml")
 			require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(local), tc.from, tc.to, 1)), 0o600))
-			p := harness.Start(t, bin, []string{"--config", path}, map[string]string{
-				"AIRI_OTLP_GRPC_ENDPOINT":  harness.FreeAddr(t),
-				"AIRI_OTLP_HTTP_ENDPOINT":  harness.FreeAddr(t),
-				"AIRI_PROMETHEUS_ENDPOINT": harness.FreeAddr(t),
-				"AIRI_HEALTH_ENDPOINT":     harness.FreeAddr(t),
-				"AIRI_TELEMETRY_PORT":      strconv.Itoa(harness.FreePort(t)),
-				"AIRI_DATA_DIR":            t.TempDir(),
-			})
+			p := harness.Start(t, bin, []string{"--config", path}, newLocal(t).env())
 			exited, err := p.Wait(30 * time.Second)
 			require.True(t, exited, "collector kept running with a bad config")
 			require.Error(t, err, "collector exited 0 with a bad config")
