@@ -18,7 +18,9 @@ AIRI_CACHE  ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/otelcol-airi
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(AIRI_CACHE)/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 
-GOTEST := $(GO) test -race -count=1 -timeout 30m ./...
+# Unit, golden, fuzz-seed and distribution tests run with the race detector; the end-to-end
+# suite (tests/e2e, make/e2e.mk) runs after them on its own, since its subject is the binary.
+GOTEST := $(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v /tests/e2e)
 
 # ocb and mdatagen are pinned by the `tool` block in go.mod (v0.159.0, like the collector).
 OCB      := $(GO) tool builder
@@ -29,10 +31,10 @@ MDATAGEN := $(GO) tool mdatagen
 BUILD_INPUTS := builder-config.yaml go.mod go.sum \
 	$(shell find config processor internal -type f \( -name '*.go' -o -name '*.yaml' \) -not -name '*_test.go' -not -path '*/testdata/*' 2>/dev/null)
 
-.PHONY: build run test test-unit validate lint fmt vet generate bench docker clean help
+.PHONY: build run test test-unit validate lint fmt vet generate docker clean help
 
 help: ## List the targets.
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: $(BINARY) ## Build bin/otelcol-airi with ocb (warm: seconds).
 
@@ -45,10 +47,11 @@ $(BINARY): $(BUILD_INPUTS)
 run: build ## Build, then run with CONFIG (default config/local.yaml: no backend needed).
 	$(BINARY) --config $(CONFIG)
 
-test: build validate vet fmt-check ## What CI runs: validate every config, vet, and all Go tests (unit, golden, fuzz seeds, distribution).
+test: build backends validate vet fmt-check ## What CI runs: validate every config, vet, all Go tests, then the end-to-end suite against the real backends.
 	$(GOTEST)
+	$(MAKE) --no-print-directory e2e
 
-test-unit: ## Go tests without building the distribution first (the distribution tests build it if needed).
+test-unit: ## Go tests but the end-to-end suite, without building first (the distribution tests build it if needed).
 	$(GOTEST)
 
 validate: build ## `otelcol-airi validate` over every file in config/.
@@ -76,11 +79,12 @@ $(GOLANGCI_LINT):
 generate: ## Re-run mdatagen (v0.159.0) for every component.
 	$(GO) generate ./processor/...
 
-bench: ## Every processor's benchmarks, side by side with their OTTL equivalents.
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms -count 3 ./processor/...
 
 docker: ## Build the image (needs a Docker engine; none runs on the CI machines).
 	docker build -t $(IMAGE) .
 
 clean: ## Remove build output and local data.
 	rm -rf bin $(BUILD_DIR) data
+
+# Targets of the end-to-end suite, the load tests and the deploy/ checks live beside this file.
+include $(sort $(wildcard make/*.mk))

@@ -90,7 +90,7 @@ func TestAgentTailsJSONLogsAndScrapesMetrics(t *testing.T) {
 	wantGatewayTrace := hex.EncodeToString(reqDerived[:16])
 	var gateway, cloud plog.LogRecord
 	var cloudResource pcommon.Resource
-	eventually(t, 60*time.Second, func() error {
+	harness.Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {
 		if agent.Exited() {
 			return fmt.Errorf("agent exited")
 		}
@@ -130,8 +130,8 @@ func TestAgentTailsJSONLogsAndScrapesMetrics(t *testing.T) {
 
 	// Metrics: the scraped counter reaches the downstream Prometheus endpoint with its value.
 	scraped := regexp.MustCompile(`(?m)^aster_http_requests_total\{[^}]*method="GET"[^}]*\} 7$`)
-	eventually(t, 60*time.Second, func() error {
-		body, err := get(ctx, "http://"+downstream.prom+"/metrics")
+	harness.Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {
+		body, err := harness.Get(ctx, "http://"+downstream.prom+"/metrics")
 		if err != nil {
 			return err
 		}

@@ -10,12 +10,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,8 +132,8 @@ func TestLocalConfigReceivesAndShowsEverySignal(t *testing.T) {
 	// The SDK's default buckets (0, 5, 10, ...) put 0.25 s into le="5".
 	bucket := regexp.MustCompile(`(?m)^http_server_request_duration_seconds_bucket\{[^}]*http_route="/v1/chat/completions"[^}]*le="5"[^}]*\} 1$`)
 	sum := regexp.MustCompile(`(?m)^http_server_request_duration_seconds_sum\{[^}]*http_route="/v1/chat/completions"[^}]*\} 0\.25$`)
-	eventually(t, 20*time.Second, func() error {
-		body, err := get(ctx, "http://"+c.prom+"/metrics")
+	harness.Eventually(t, 20*time.Second, 200*time.Millisecond, func() error {
+		body, err := harness.Get(ctx, "http://"+c.prom+"/metrics")
 		if err != nil {
 			return err
 		}
@@ -146,7 +144,7 @@ func TestLocalConfigReceivesAndShowsEverySignal(t *testing.T) {
 	})
 
 	// The file exporter holds the span and the log as OTLP JSON.
-	eventually(t, 20*time.Second, func() error {
+	harness.Eventually(t, 20*time.Second, 200*time.Millisecond, func() error {
 		traces, err := os.ReadFile(filepath.Join(c.dataDir, "traces.jsonl"))
 		if err != nil {
 			return err
@@ -179,8 +177,8 @@ func TestLocalConfigReceivesAndShowsEverySignal(t *testing.T) {
 	})
 
 	// The collector's own metrics count what it accepted, per signal.
-	eventually(t, 20*time.Second, func() error {
-		body, err := get(ctx, "http://"+c.telem+"/metrics")
+	harness.Eventually(t, 20*time.Second, 200*time.Millisecond, func() error {
+		body, err := harness.Get(ctx, "http://"+c.telem+"/metrics")
 		if err != nil {
 			return err
 		}
@@ -189,7 +187,7 @@ func TestLocalConfigReceivesAndShowsEverySignal(t *testing.T) {
 			"otelcol_receiver_accepted_log_records":   1,
 			"otelcol_receiver_accepted_metric_points": 2,
 		} {
-			if got := sumSeries(body, metricName); got < want {
+			if got := harness.SumSeries(body, metricName); got < want {
 				return fmt.Errorf("%s = %v, want >= %v", metricName, got, want)
 			}
 		}
@@ -267,52 +265,4 @@ func runBinary(t *testing.T, bin string, args ...string) (string, error) {
 	exited, err := p.Wait(60 * time.Second)
 	require.True(t, exited, "%v did not finish", args)
 	return p.Output.String(), err
-}
-
-func get(ctx context.Context, url string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
-	if err != nil {
-		return "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return string(b), fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return string(b), err
-}
-
-// sumSeries adds the values of every series of one metric in Prometheus text format.
-func sumSeries(body, name string) float64 {
-	var total float64
-	for _, line := range strings.Split(body, "\n") {
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		fields := strings.Fields(line)
-		if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
-			total += v
-		}
-	}
-	return total
-}
-
-// eventually retries check until it returns nil or timeout passes, then fails with its last error.
-func eventually(t *testing.T, timeout time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			require.NoError(t, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }

@@ -11,11 +11,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -107,16 +110,24 @@ type Process struct {
 
 // Start runs bin with args and env (added to the test's environment). The process is killed by
 // its PID at the end of the test if it is still running, and its output is logged when the
-// test failed.
+// test failed. It is also killed if the test binary itself dies (a test timeout, a panic).
 func Start(t testing.TB, bin string, args []string, env map[string]string) *Process {
 	t.Helper()
+	return StartIn(t, "", bin, args, env)
+}
+
+// StartIn is Start with the process's working directory set to dir ("" = the test's).
+func StartIn(t testing.TB, dir, bin string, args []string, env map[string]string) *Process {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
 	cmd.Env = os.Environ()
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	out := &SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = dieWithParent()
 	require.NoError(t, cmd.Start())
 	p := &Process{Cmd: cmd, Output: out, done: make(chan struct{})}
 	go func() {
@@ -154,6 +165,15 @@ func (p *Process) Wait(timeout time.Duration) (exited bool, err error) {
 	case <-time.After(timeout):
 		return false, nil
 	}
+}
+
+// Kill sends SIGKILL to the process's PID and waits for it to end.
+func (p *Process) Kill() {
+	if p.Exited() {
+		return
+	}
+	_ = p.Cmd.Process.Kill()
+	<-p.done
 }
 
 // Stop sends SIGTERM to the process's PID and waits up to timeout for it to exit.
@@ -201,4 +221,54 @@ func WaitHTTP(ctx context.Context, p *Process, url string, wantStatus int, timeo
 		}
 	}
 	return errors.Join(fmt.Errorf("%s not ready after %s", url, timeout), last)
+}
+
+// Get fetches url and returns its body; a status other than 200 is an error carrying the body.
+func Get(ctx context.Context, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	return string(b), err
+}
+
+// Eventually retries check every interval until it returns nil or timeout passes, then fails the
+// test with the last error.
+func Eventually(t testing.TB, timeout, interval time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			require.NoError(t, err, "still failing after %s", timeout)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// SumSeries adds the values of every series of one metric in Prometheus text format.
+func SumSeries(body, name string) float64 {
+	var total float64
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
+			total += v
+		}
+	}
+	return total
 }

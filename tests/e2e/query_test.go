@@ -1,0 +1,218 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/airi-otel/otelcol-airi/tests/internal/harness"
+)
+
+// queryTimeout bounds every backend query (Mimir can hang on a misconfigured frontend).
+const queryTimeout = 20 * time.Second
+
+func getJSON(ctx context.Context, u string, into any) error {
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	body, err := harness.Get(ctx, u)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(body), into); err != nil {
+		return fmt.Errorf("GET %s: %w: %.500s", u, err, body)
+	}
+	return nil
+}
+
+// Sample is one series of a Prometheus instant-query result.
+type Sample struct {
+	Labels map[string]string
+	Value  float64
+}
+
+// promQuery runs an instant PromQL query against a Prometheus-compatible API under base
+// (http://prometheus:9090 or http://mimir:9009/prometheus).
+func promQuery(ctx context.Context, base, query string) ([]Sample, error) {
+	var resp struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string `json:"resultType"`
+			Result     []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := getJSON(ctx, base+"/api/v1/query?query="+url.QueryEscape(query), &resp); err != nil {
+		return nil, err
+	}
+	if resp.Status != "success" {
+		return nil, fmt.Errorf("query %q: %s", query, resp.Error)
+	}
+	out := make([]Sample, 0, len(resp.Data.Result))
+	for _, r := range resp.Data.Result {
+		s, _ := r.Value[1].(string)
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("query %q: value %v: %w", query, r.Value[1], err)
+		}
+		out = append(out, Sample{Labels: r.Metric, Value: v})
+	}
+	return out, nil
+}
+
+// promScalar runs a query that must return exactly one series and returns its value.
+func promScalar(ctx context.Context, base, query string) (float64, error) {
+	s, err := promQuery(ctx, base, query)
+	if err != nil {
+		return 0, err
+	}
+	if len(s) != 1 {
+		return 0, fmt.Errorf("query %q returned %d series, want 1: %v", query, len(s), s)
+	}
+	return s[0].Value, nil
+}
+
+// JaegerSpan is a span as Jaeger's query API (v2 JSON, /api/traces) returns it.
+type JaegerSpan struct {
+	TraceID       string `json:"traceID"`
+	SpanID        string `json:"spanID"`
+	OperationName string `json:"operationName"`
+	ProcessID     string `json:"processID"`
+	Tags          []struct {
+		Key   string `json:"key"`
+		Value any    `json:"value"`
+	} `json:"tags"`
+}
+
+// Tag returns the span tag's value as a string.
+func (s JaegerSpan) Tag(key string) (string, bool) {
+	for _, t := range s.Tags {
+		if t.Key == key {
+			return fmt.Sprint(t.Value), true
+		}
+	}
+	return "", false
+}
+
+// JaegerTrace is one trace with its processes (the resource attributes as tags).
+type JaegerTrace struct {
+	TraceID   string       `json:"traceID"`
+	Spans     []JaegerSpan `json:"spans"`
+	Processes map[string]struct {
+		ServiceName string `json:"serviceName"`
+		Tags        []struct {
+			Key   string `json:"key"`
+			Value any    `json:"value"`
+		} `json:"tags"`
+	} `json:"processes"`
+}
+
+// ProcessTag returns a resource attribute of the span's process.
+func (tr JaegerTrace) ProcessTag(span JaegerSpan, key string) (string, bool) {
+	for _, t := range tr.Processes[span.ProcessID].Tags {
+		if t.Key == key {
+			return fmt.Sprint(t.Value), true
+		}
+	}
+	return "", false
+}
+
+// jaegerTraces searches Jaeger for the traces of one service (tags: optional tag filter).
+func jaegerTraces(ctx context.Context, jaeger *Backend, service string, tags map[string]string) ([]JaegerTrace, error) {
+	q := url.Values{}
+	q.Set("service", service)
+	q.Set("limit", "100000")
+	q.Set("lookback", "2h")
+	if len(tags) > 0 {
+		b, err := json.Marshal(tags)
+		if err != nil {
+			return nil, err
+		}
+		q.Set("tags", string(b))
+	}
+	var resp struct {
+		Data   []JaegerTrace `json:"data"`
+		Errors []any         `json:"errors"`
+	}
+	if err := getJSON(ctx, jaeger.URL("http")+"/api/traces?"+q.Encode(), &resp); err != nil {
+		return nil, err
+	}
+	if len(resp.Errors) > 0 {
+		return nil, fmt.Errorf("jaeger: %v", resp.Errors)
+	}
+	return resp.Data, nil
+}
+
+// jaegerTrace fetches one trace by ID; a missing trace is an error.
+func jaegerTrace(ctx context.Context, jaeger *Backend, traceID string) (JaegerTrace, error) {
+	var resp struct {
+		Data   []JaegerTrace `json:"data"`
+		Errors []any         `json:"errors"`
+	}
+	if err := getJSON(ctx, jaeger.URL("http")+"/api/traces/"+traceID, &resp); err != nil {
+		return JaegerTrace{}, err
+	}
+	if len(resp.Data) != 1 {
+		return JaegerTrace{}, fmt.Errorf("trace %s: %d traces, errors %v", traceID, len(resp.Data), resp.Errors)
+	}
+	return resp.Data[0], nil
+}
+
+// LokiLine is one log line with its labels: Loki merges the stream's index labels and the
+// line's structured metadata into one set when the query does not ask it to categorize them.
+type LokiLine struct {
+	Labels map[string]string
+	Line   string
+}
+
+// lokiQuery runs a LogQL log query over the last hour, oldest first.
+func lokiQuery(ctx context.Context, loki *Backend, query string) ([]LokiLine, error) {
+	q := url.Values{}
+	q.Set("query", query)
+	q.Set("start", strconv.FormatInt(time.Now().Add(-time.Hour).UnixNano(), 10))
+	q.Set("end", strconv.FormatInt(time.Now().Add(time.Minute).UnixNano(), 10))
+	q.Set("limit", "100000")
+	q.Set("direction", "forward")
+	var resp struct {
+		Status string `json:"status"`
+		Data   struct {
+			Result []struct {
+				Stream map[string]string `json:"stream"`
+				Values [][2]string       `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := getJSON(ctx, loki.URL("http")+"/loki/api/v1/query_range?"+q.Encode(), &resp); err != nil {
+		return nil, err
+	}
+	if resp.Status != "success" {
+		return nil, fmt.Errorf("loki query %q: status %s", query, resp.Status)
+	}
+	var out []LokiLine
+	for _, r := range resp.Data.Result {
+		for _, v := range r.Values {
+			out = append(out, LokiLine{Labels: r.Stream, Line: v[1]})
+		}
+	}
+	return out, nil
+}
+
+// lokiIndexLabels lists the index (stream) label names Loki has seen.
+func lokiIndexLabels(ctx context.Context, loki *Backend) ([]string, error) {
+	var resp struct {
+		Status string   `json:"status"`
+		Data   []string `json:"data"`
+	}
+	if err := getJSON(ctx, loki.URL("http")+"/loki/api/v1/labels", &resp); err != nil {
+		return nil, err
+	}
+	return resp.Data, nil
+}
