@@ -41,13 +41,14 @@ build: $(BINARY) ## Build bin/otelcol-airi with ocb (warm: seconds).
 $(BINARY): $(BUILD_INPUTS)
 	@mkdir -p bin
 	$(OCB) --config builder-config.yaml
-	cp $(BUILD_DIR)/otelcol-airi $(BINARY)
+	@# Replace, not overwrite: a running collector keeps its old binary (no "text file busy").
+	cp $(BUILD_DIR)/otelcol-airi $(BINARY).tmp && mv -f $(BINARY).tmp $(BINARY)
 	@ls -l $(BINARY)
 
 run: build ## Build, then run with CONFIG (default config/local.yaml: no backend needed).
 	$(BINARY) --config $(CONFIG)
 
-test: build backends validate vet fmt-check ## What CI runs: validate every config, vet, all Go tests, then the end-to-end suite against the real backends.
+test: build backends rules-check validate vet fmt-check ## What CI runs: validate every config, promtool, vet, all Go tests, then the end-to-end suite against the real backends.
 	$(GOTEST)
 	$(MAKE) --no-print-directory e2e
 

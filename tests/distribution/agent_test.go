@@ -119,6 +119,10 @@ func TestAgentTailsJSONLogsAndScrapesMetrics(t *testing.T) {
 	require.Equal(t, wantGatewayTrace, gateway.TraceID().String())
 	requireStr(t, gateway.Attributes(), "tracking_id", wantGatewayTrace)
 	requireStr(t, gateway.Attributes(), "tracking.id.original", "req-abc123")
+	// The request ID moved off "trace_id", which downstream means the record's trace ID.
+	requireStr(t, gateway.Attributes(), "request_id", "req-abc123")
+	_, hasTraceIDAttr := gateway.Attributes().Get("trace_id")
+	require.False(t, hasTraceIDAttr, "trace_id attribute still holds the request ID")
 	require.Equal(t, plog.SeverityNumberInfo, gateway.SeverityNumber())
 	require.Equal(t, time.Date(2026, 1, 6, 10, 30, 0, 123456000, time.UTC), gateway.Timestamp().AsTime())
 

@@ -112,8 +112,8 @@ type Backend struct {
 	Dir   string
 	Ports map[string]int
 	// config data for the template, beside Ports and Dir.
-	Targets, TelemetryTargets []string
-	proc                      *harness.Process
+	Targets, TelemetryTargets, RuleFiles []string
+	proc                                 *harness.Process
 }
 
 func newBackend(t *testing.T, kind backendKind) *Backend {

@@ -141,11 +141,9 @@ func TestBadInputIsRejectedOrCounted(t *testing.T) {
 		ms := rm.ScopeMetrics().AppendEmpty().Metrics()
 		g := ms.AppendEmpty()
 		g.SetName("airi.e2e.bad.gauge")
+		gauge := g.SetEmptyGauge()
 		for i, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
-			dp := g.SetEmptyGauge().DataPoints().AppendEmpty()
-			if i > 0 {
-				dp = g.Gauge().DataPoints().AppendEmpty()
-			}
+			dp := gauge.DataPoints().AppendEmpty()
 			dp.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
 			dp.SetDoubleValue(v)
 			dp.Attributes().PutStr("case", fmt.Sprint(i))

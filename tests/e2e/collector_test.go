@@ -136,14 +136,15 @@ func (c *Collector) RequireRunning() {
 	require.False(c.t, c.proc.Exited(), "collector %s exited:\n%s", filepath.Base(c.config), c.proc.Output.String())
 }
 
-// Telemetry returns the sum over all series of one of the collector's own metrics (names as
-// served at TelemetryAddr, e.g. otelcol_exporter_send_failed_log_records).
-func (c *Collector) Telemetry(ctx context.Context, name string) (float64, error) {
+// Telemetry returns the sum over the series of one of the collector's own metrics (names as
+// served at TelemetryAddr, e.g. otelcol_exporter_queue_size) that carry all of labels (as
+// `exporter="otlp_http/loki"`).
+func (c *Collector) Telemetry(ctx context.Context, name string, labels ...string) (float64, error) {
 	body, err := harness.Get(ctx, "http://"+c.TelemetryAddr()+"/metrics")
 	if err != nil {
 		return 0, err
 	}
-	return harness.SumSeries(body, name), nil
+	return harness.SumSeries(body, name, labels...), nil
 }
 
 func (c *Collector) String() string {

@@ -41,8 +41,8 @@ type steadyLoad struct {
 	signal string
 	// send exports one request numbered seq and returns the IDs of the items it carried.
 	send func(ctx context.Context, seq int) ([]string, error)
-	// arrived lists the IDs of the items the backend holds.
-	arrived func(ctx context.Context) (map[string]bool, error)
+	// arrived lists the IDs of the items the backend holds; want are the acknowledged ones.
+	arrived func(ctx context.Context, want []string) (map[string]bool, error)
 
 	mu    sync.Mutex
 	sent  int
@@ -95,7 +95,7 @@ func (l *steadyLoad) requireNothingLost(t *testing.T, ctx context.Context, timeo
 	var missing []string
 	harness.Eventually(t, timeout, 2*time.Second, func() error {
 		var err error
-		arrived, err = l.arrived(ctx)
+		arrived, err = l.arrived(ctx, acked)
 		if err != nil {
 			return err
 		}
@@ -123,6 +123,7 @@ func newTraceLoad(t *testing.T, collector string, jaeger *Backend, res *resource
 	t.Cleanup(func() { _ = exp.Shutdown(context.Background()) })
 	prefix, err := hex.DecodeString(randomHex(t, 8))
 	require.NoError(t, err)
+	found := map[string]bool{}
 	return &steadyLoad{
 		signal: "traces",
 		send: func(ctx context.Context, seq int) ([]string, error) {
@@ -133,7 +134,7 @@ func newTraceLoad(t *testing.T, collector string, jaeger *Backend, res *resource
 			stub := tracetest.SpanStub{
 				Name: fmt.Sprintf("fault request %d", seq),
 				SpanContext: trace.NewSpanContext(trace.SpanContextConfig{
-					TraceID: tid, SpanID: trace.SpanID{0, 0, 0, 0, 0, 0, 0, 1}, TraceFlags: trace.FlagsSampled,
+					TraceID: tid, SpanID: trace.SpanID(tid[8:]), TraceFlags: trace.FlagsSampled,
 				}),
 				SpanKind:             trace.SpanKindServer,
 				StartTime:            now.Add(-10 * time.Millisecond),
@@ -143,16 +144,18 @@ func newTraceLoad(t *testing.T, collector string, jaeger *Backend, res *resource
 			}
 			return []string{tid.String()}, exp.ExportSpans(ctx, tracetest.SpanStubs{stub}.Snapshots())
 		},
-		arrived: func(ctx context.Context) (map[string]bool, error) {
-			traces, err := jaegerTraces(ctx, jaeger, loadService, nil)
-			if err != nil {
-				return nil, err
+		// Looked up one by one: Jaeger's search by service (in-memory storage) does not list every
+		// trace it holds, while a lookup by trace ID does find each.
+		arrived: func(ctx context.Context, want []string) (map[string]bool, error) {
+			for _, id := range want {
+				if found[id] {
+					continue
+				}
+				if _, err := jaegerTrace(ctx, jaeger, id); err == nil {
+					found[id] = true
+				}
 			}
-			ids := map[string]bool{}
-			for _, tr := range traces {
-				ids[tr.TraceID] = true
-			}
-			return ids, nil
+			return found, nil
 		},
 	}
 }
@@ -208,7 +211,7 @@ func newLogLoad(t *testing.T, collector string, loki *Backend, res *resource.Res
 			}
 			return ids, exp.Export(ctx, capture.take())
 		},
-		arrived: func(ctx context.Context) (map[string]bool, error) {
+		arrived: func(ctx context.Context, _ []string) (map[string]bool, error) {
 			lines, err := lokiQuery(ctx, loki, fmt.Sprintf(`{service=%q} |= "fault log %s-"`, loadService, run))
 			if err != nil {
 				return nil, err
@@ -249,7 +252,7 @@ func newMetricLoad(t *testing.T, collector string, mimir *Backend, res *resource
 			}
 			return []string{strconv.Itoa(seq)}, exp.Export(ctx, rm)
 		},
-		arrived: func(ctx context.Context) (map[string]bool, error) {
+		arrived: func(ctx context.Context, _ []string) (map[string]bool, error) {
 			series, err := promQuery(ctx, mimir.URL("http")+"/prometheus",
 				fmt.Sprintf(`group by (seq) (last_over_time(airi_e2e_fault_point{service=%q, run=%q}[1h]))`, loadService, run))
 			if err != nil {

@@ -37,6 +37,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/airi-otel/otelcol-airi/deploy/grafana"
 	"github.com/airi-otel/otelcol-airi/tests/internal/harness"
 )
 
@@ -108,6 +109,7 @@ func TestAgentAndGatewayIntoEveryBackend(t *testing.T) {
 	})
 	prom.Targets = []string{gateway.PrometheusAddr()}
 	prom.TelemetryTargets = []string{gateway.TelemetryAddr(), agent.TelemetryAddr()}
+	prom.RuleFiles = []string{filepath.Join(harness.RepoRoot(t), "deploy", "prometheus", "rules.yaml")}
 	startAll(t, jaeger, loki, mimir, prom)
 	gateway.Start()
 	agent.Start()
@@ -169,6 +171,10 @@ func TestAgentAndGatewayIntoEveryBackend(t *testing.T) {
 	require.NoError(t, err)
 	customers, err := meter.Int64Counter("airi.e2e.customer.requests")
 	require.NoError(t, err)
+	sessions, err := meter.Int64Gauge("user.active_sessions")
+	require.NoError(t, err)
+	inFlight, err := meter.Int64UpDownCounter("http.server.active_requests")
+	require.NoError(t, err)
 
 	const users = 3000
 	var fluxTotal, revenueTotal, requests, serverErrors, customerTotal int64
@@ -198,9 +204,13 @@ func TestAgentAndGatewayIntoEveryBackend(t *testing.T) {
 		revenue.Add(ctx, 1999, metric.WithAttributes(attribute.String("currency", "usd")))
 		revenueTotal += 1999
 		wsActive.Add(ctx, int64(3+round))
+		sessions.Record(ctx, int64(40+round))
+		inFlight.Add(ctx, 2)
 	}
 	record(1)
 	require.NoError(t, reader.ForceFlush(ctx))
+	// Apart by a few scrapes, so rates over the two rounds are not zero.
+	time.Sleep(5 * time.Second)
 	record(2)
 	require.NoError(t, mp.Shutdown(ctx))
 	wsWant := int64(3+1) + int64(3+2)
@@ -289,8 +299,9 @@ func TestAgentAndGatewayIntoEveryBackend(t *testing.T) {
 	sel := `{environment="dev", project="airi", service="llm-gateway"}`
 	wantNames := []string{
 		"airi_billing_flux_consumed_total", "airi_e2e_customer_requests_total", "airi_stripe_revenue_minor_unit_total",
-		"http_server_request_duration_seconds_bucket", "http_server_request_duration_seconds_count",
-		"http_server_request_duration_seconds_sum", "ws_connections_active",
+		"http_server_active_requests", "http_server_request_duration_seconds_bucket",
+		"http_server_request_duration_seconds_count", "http_server_request_duration_seconds_sum",
+		"user_active_sessions", "ws_connections_active",
 	}
 	wantValues := map[string]float64{
 		"sum(airi_billing_flux_consumed_total" + sel + ")":                                 float64(fluxTotal),
@@ -299,6 +310,8 @@ func TestAgentAndGatewayIntoEveryBackend(t *testing.T) {
 		`sum(http_server_request_duration_seconds_count{http_response_status_code="500"})`: float64(serverErrors),
 		"sum(ws_connections_active" + sel + ")":                                            float64(wsWant),
 		"sum(airi_e2e_customer_requests_total" + sel + ")":                                 float64(customerTotal),
+		"max(user_active_sessions" + sel + ")":                                             42,
+		"sum(http_server_active_requests" + sel + ")":                                      4,
 		`sum(aster_http_requests_total{method="GET"})`:                                     7,
 		`sum(aster_http_requests_total{method="POST"})`:                                    2,
 	}
@@ -315,7 +328,8 @@ func TestAgentAndGatewayIntoEveryBackend(t *testing.T) {
 			}
 			return nil
 		})
-		names, err := promQuery(ctx, base, `count by (__name__) (`+sel+`)`)
+		// target_info carries the resource, not a metric of the service.
+		names, err := promQuery(ctx, base, `count by (__name__) ({environment="dev", project="airi", service="llm-gateway", __name__!="target_info"})`)
 		require.NoError(t, err)
 		var got []string
 		for _, s := range names {
@@ -344,6 +358,32 @@ func TestAgentAndGatewayIntoEveryBackend(t *testing.T) {
 		t.Logf("%s: %d names, flux %d, %v customer series (budget %d) holding %d requests, %v of them in overflow",
 			name, len(got), fluxTotal, series, e2eSeriesBudget, customerTotal, overflow)
 	}
+	// Every panel of deploy/grafana's dashboards returns data from the real Prometheus, and every
+	// rule of deploy/prometheus/rules.yaml evaluates without error, after this load.
+	for _, q := range grafana.Queries() {
+		expr, err := grafana.Expand(q.Expr, nil)
+		require.NoError(t, err, "%s", q)
+		harness.Eventually(t, time.Minute, 2*time.Second, func() error {
+			res, err := promQuery(ctx, prom.URL("http"), expr)
+			if err == nil && len(res) == 0 {
+				err = fmt.Errorf("panel %s returns no data: %s", q, expr)
+			}
+			return err
+		})
+	}
+	t.Logf("grafana: all %d panel queries return data", len(grafana.Queries()))
+	groups, err := promRules(ctx, prom)
+	require.NoError(t, err)
+	require.NotEmpty(t, groups, "Prometheus loaded no rules")
+	rules := 0
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			require.Equal(t, "ok", r.Health, "rule %s/%s: %s", g.Name, r.Name, r.LastError)
+			rules++
+		}
+	}
+	t.Logf("prometheus: all %d rules of deploy/prometheus/rules.yaml evaluate without error", rules)
+
 	for _, c := range []*Collector{agent, gateway} {
 		c.RequireRunning()
 	}

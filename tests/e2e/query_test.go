@@ -216,3 +216,27 @@ func lokiIndexLabels(ctx context.Context, loki *Backend) ([]string, error) {
 	}
 	return resp.Data, nil
 }
+
+// RuleGroup is a rule group as Prometheus's /api/v1/rules reports it.
+type RuleGroup struct {
+	Name  string `json:"name"`
+	Rules []struct {
+		Name      string `json:"name"`
+		Health    string `json:"health"`
+		LastError string `json:"lastError"`
+	} `json:"rules"`
+}
+
+// promRules lists the rule groups Prometheus has loaded, with each rule's evaluation health.
+func promRules(ctx context.Context, prom *Backend) ([]RuleGroup, error) {
+	var resp struct {
+		Status string `json:"status"`
+		Data   struct {
+			Groups []RuleGroup `json:"groups"`
+		} `json:"data"`
+	}
+	if err := getJSON(ctx, prom.URL("http")+"/api/v1/rules", &resp); err != nil {
+		return nil, err
+	}
+	return resp.Data.Groups, nil
+}

@@ -258,12 +258,19 @@ func Eventually(t testing.TB, timeout, interval time.Duration, check func() erro
 	}
 }
 
-// SumSeries adds the values of every series of one metric in Prometheus text format.
-func SumSeries(body, name string) float64 {
+// SumSeries adds the values of every series of one metric in Prometheus text format whose label
+// set contains every one of labels (each written as in the text, e.g. `exporter="otlp_http/loki"`).
+func SumSeries(body, name string, labels ...string) float64 {
 	var total float64
+lines:
 	for _, line := range strings.Split(body, "\n") {
 		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
 			continue
+		}
+		for _, l := range labels {
+			if !strings.Contains(line, l) {
+				continue lines
+			}
 		}
 		fields := strings.Fields(line)
 		if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {

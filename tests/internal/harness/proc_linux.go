@@ -17,12 +17,14 @@ func dieWithParent() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
 
-// Memory is a process's resident set size now and at its peak, in bytes.
+// Memory is a process's resident set size now and at its peak, and the current resident set
+// split into anonymous memory (heap, stacks) and file-backed pages (the mapped binary, mmap'd
+// files such as bbolt databases), in bytes.
 type Memory struct {
-	RSS, PeakRSS int64
+	RSS, PeakRSS, Anon, File int64
 }
 
-// Memory reads the process's VmRSS and VmHWM from /proc.
+// Memory reads the process's VmRSS, VmHWM, RssAnon and RssFile from /proc.
 func (p *Process) Memory() (Memory, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
 	if err != nil {
@@ -30,19 +32,25 @@ func (p *Process) Memory() (Memory, error) {
 	}
 	var m Memory
 	for _, line := range strings.Split(string(b), "\n") {
-		key, rest, ok := strings.Cut(line, ":")
-		if !ok || (key != "VmRSS" && key != "VmHWM") {
+		key, rest, _ := strings.Cut(line, ":")
+		var field *int64
+		switch key {
+		case "VmRSS":
+			field = &m.RSS
+		case "VmHWM":
+			field = &m.PeakRSS
+		case "RssAnon":
+			field = &m.Anon
+		case "RssFile":
+			field = &m.File
+		default:
 			continue
 		}
 		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 		if err != nil {
 			return Memory{}, fmt.Errorf("%s: %w", key, err)
 		}
-		if key == "VmRSS" {
-			m.RSS = kb << 10
-		} else {
-			m.PeakRSS = kb << 10
-		}
+		*field = kb << 10
 	}
 	return m, nil
 }
