@@ -59,16 +59,12 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 		require.NoError(t, err)
 		return n
 	}
-	sentBatches := func() float64 {
-		n, err := gateway.Telemetry(ctx, "otelcol_exporter_prometheusremotewrite_sent_batches")
-		require.NoError(t, err)
-		return n
-	}
 	mimir.Stop()
-	writes0, sent0 := walWrites(), sentBatches()
+	writes0 := walWrites()
 	time.Sleep(outage)
-	// The remote-write WAL took what Mimir could not: written on, nothing sent.
-	walled, sentDuring := walWrites()-writes0, sentBatches()-sent0
+	// The remote-write WAL took what Mimir could not. (Its sent_batches counter counts attempts,
+	// failed ones too, so it says nothing here.)
+	walled := walWrites() - writes0
 	mimir.Start()
 	time.Sleep(5 * time.Second)
 	stopLoad()
@@ -77,7 +73,6 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 
 	require.Positive(t, queuedLogs, "nothing queued for Loki during its outage")
 	require.Positive(t, walled, "nothing was written to the remote-write WAL during Mimir's outage")
-	require.Zero(t, sentDuring, "remote write sent batches while Mimir was down")
 	t.Logf("%s: %v log records queued at the end of Loki's outage; %v remote-write requests into the WAL during Mimir's", t.Name(), queuedLogs, walled)
 	logs.requireNothingLost(t, ctx, 3*time.Minute)
 	metrics.requireNothingLost(t, ctx, 3*time.Minute)

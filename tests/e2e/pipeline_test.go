@@ -328,8 +328,9 @@ func TestAgentAndGatewayIntoEveryBackend(t *testing.T) {
 			}
 			return nil
 		})
-		// target_info carries the resource, not a metric of the service.
-		names, err := promQuery(ctx, base, `count by (__name__) ({environment="dev", project="airi", service="llm-gateway", __name__!="target_info"})`)
+		// target_info carries the resource, ALERTS* are Prometheus's own (deploy/prometheus rules
+		// about this service): neither is a metric of the service.
+		names, err := promQuery(ctx, base, `count by (__name__) ({environment="dev", project="airi", service="llm-gateway", __name__!~"target_info|ALERTS|ALERTS_FOR_STATE"})`)
 		require.NoError(t, err)
 		var got []string
 		for _, s := range names {
@@ -382,7 +383,13 @@ func TestAgentAndGatewayIntoEveryBackend(t *testing.T) {
 			rules++
 		}
 	}
-	t.Logf("prometheus: all %d rules of deploy/prometheus/rules.yaml evaluate without error", rules)
+	alerts, err := promQuery(ctx, prom.URL("http"), `ALERTS`)
+	require.NoError(t, err)
+	var alerting []string
+	for _, a := range alerts {
+		alerting = append(alerting, a.Labels["alertname"]+"("+a.Labels["alertstate"]+")")
+	}
+	t.Logf("prometheus: all %d rules of deploy/prometheus/rules.yaml evaluate without error; alerts after the load: %v", rules, alerting)
 
 	for _, c := range []*Collector{agent, gateway} {
 		c.RequireRunning()

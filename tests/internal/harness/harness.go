@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -66,13 +67,34 @@ func CollectorBinary(t testing.TB) string {
 	return bin
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. It is picked below
+// Linux's ephemeral range (32768-60999), where the kernel picks the source ports of outgoing
+// connections, so a backend's client connections cannot take a port another server is about to
+// bind; and it is never handed out twice by one test binary.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		port := 20000 + rand.IntN(12000)
+		if portsGiven[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsGiven[port] = true
+		return port
+	}
+	t.Fatal("no free port found in 127.0.0.1:20000-31999")
+	return 0
 }
 
 // FreeAddr returns "127.0.0.1:<free port>".

@@ -1,0 +1,228 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package load
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/testbed/testbed"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+)
+
+// Rates of the side-by-side comparison. Traces and logs: the testbed's 10k items/s.
+// Metrics: 70k data points/s, which is what the testbed's "10k items/s" means for metrics
+// (its perf provider puts 7 points in an item); our metrics provider counts points.
+const (
+	compareRate         = 10_000
+	compareMetricsRate  = 70_000
+	compareBatch        = 100
+	compareMetricsBatch = 1000
+)
+
+// Bounds every TestCompare scenario asserts (generous: they catch a leak, a crash or a
+// pathological slowdown on a busy 2-core CI machine, not a few percent).
+const (
+	maxCPUPercent = 150.0 // of one core, at the comparison rate
+	maxRAMMiB     = 250.0
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// TestCompare runs bare, airi and ottl one after another for each signal at one rate, and
+// asserts zero loss, the data checks and resource bounds for each. AIRI_LOAD_ROUNDS (default 1)
+// repeats the three, interleaved, so SUMMARY.md's ratios can take the median of each.
+func TestCompare(t *testing.T) {
+	rounds := envInt("AIRI_LOAD_ROUNDS", 1)
+	for _, signal := range []string{"traces", "metrics", "logs"} {
+		for round := 1; round <= rounds; round++ {
+			for _, kind := range []string{kindBare, kindAiri, kindOTTL} {
+				t.Run(fmt.Sprintf("%s/%s/r%d", signal, kind, round), func(t *testing.T) {
+					res := compareRun(t, signal, kind, 0)
+					require.LessOrEqual(t, res.CPUPercent, maxCPUPercent, "CPU %% of one core")
+					require.LessOrEqual(t, res.RAMMaxMiB, maxRAMMiB, "RSS MiB")
+					record(res.measurement)
+				})
+			}
+		}
+	}
+}
+
+// compareRun runs one signal through one pipeline at rate (0: the comparison rate) and asserts
+// delivery and the data checks.
+func compareRun(t *testing.T, signal, kind string, rate int) result {
+	in := &inspector{kind: kind}
+	recv := newTeeReceiver(t)
+	r := run{signal: signal, kind: kind, receiver: recv}
+	var metrics *requestMetrics
+	var tracker *seriesTracker
+	switch signal {
+	case "traces":
+		r.opts = testbed.LoadOptions{DataItemsPerSecond: cmp.Or(rate, compareRate), ItemsPerBatch: compareBatch, Parallel: 1}
+		r.provider = newTraceProvider(r.opts)
+		recv.traces = in.traces
+	case "logs":
+		r.opts = testbed.LoadOptions{DataItemsPerSecond: cmp.Or(rate, compareRate), ItemsPerBatch: compareBatch, Parallel: 1}
+		r.provider = newLogProvider(r.opts)
+		recv.logs = in.logs
+	case "metrics":
+		r.opts = testbed.LoadOptions{DataItemsPerSecond: cmp.Or(rate, compareMetricsRate), ItemsPerBatch: compareMetricsBatch, Parallel: 2}
+		metrics = newRequestMetrics(10_000, compareMetricsBatch, standardLabels)
+		r.provider = metrics
+		recv.metrics = in.metrics
+		if kind == kindAiri {
+			tracker = newSeriesTracker()
+			recv.metrics = func(md pmetric.Metrics) { in.metrics(md); tracker.metrics(md) }
+			// The guard merges the points of one output series: point counts differ by
+			// design. Delivered = the received series' latest values add up to everything sent.
+			r.delivered = func(*testbed.TestCase) bool { return tracker.Total() == metrics.Total() }
+		}
+	}
+	res := execute(t, r)
+	requireHealthy(t, res)
+	require.Zero(t, in.problems.Load(), in.report())
+	if signal == "metrics" && kind == kindAiri {
+		require.Equal(t, metrics.Total(), tracker.Total(),
+			"sum of the output series' latest values != sum of every member's last sent value: counts lost or double-counted")
+		// 20 routes × 4 methods × 2 status codes once user_id is stripped
+		require.Equal(t, 160, tracker.SeriesOf("airi_load_requests_total"), "output series: %v", firstKeys(tracker, 5))
+		require.Less(t, res.Received, res.Sent, "the guard merged nothing")
+	} else {
+		require.True(t, res.delivered, "sent %d, received %d: data lost", res.Sent, res.Received)
+		require.Equal(t, res.Sent, res.Received, "sent != received")
+	}
+	return res
+}
+
+func firstKeys(st *seriesTracker, n int) []string {
+	k := st.Keys()
+	return k[:min(n, len(k))]
+}
+
+// TestHighCardinality sends a counter over 100 000 distinct user IDs (and as many raw URL
+// paths) through airi. user_id is stripped and the paths templated; what is left — 4 methods ×
+// 1000 tenants = 4000 series — is twice the per-metric budget, so 2000 series plus one
+// overflow series must come out, carrying every count.
+func TestHighCardinality(t *testing.T) {
+	const users = 100_000
+	// fast enough that every user is sent within the run, whatever TESTCASE_DURATION is
+	rate := max(20_000, int(float64(users)/scenarioDuration.Seconds()*1.25))
+	metrics := newRequestMetrics(users, 1000, highCardinalityLabels)
+	tracker := newSeriesTracker()
+	in := &inspector{kind: kindAiri}
+	recv := newTeeReceiver(t)
+	recv.metrics = func(md pmetric.Metrics) { in.metrics(md); tracker.metrics(md) }
+	res := execute(t, run{
+		signal: "metrics", kind: kindAiri, receiver: recv, provider: metrics,
+		opts:      testbed.LoadOptions{DataItemsPerSecond: rate, ItemsPerBatch: 1000, Parallel: 1},
+		env:       map[string]string{"AIRI_MAX_SERIES_TOTAL": "10000"},
+		delivered: func(*testbed.TestCase) bool { return tracker.Total() == metrics.Total() },
+	})
+	requireHealthy(t, res)
+	require.Zero(t, in.problems.Load(), in.report())
+	require.Equal(t, users, metrics.MembersSeen(), "not every user ID was sent; raise the rate or the duration")
+	require.Equal(t, metrics.Total(), tracker.Total(), "counts lost or double-counted")
+
+	series := tracker.SeriesOf("airi_load_requests_total")
+	overflow := 0
+	for _, k := range tracker.Keys() {
+		if strings.Contains(k, "otel.metric.overflow=true") {
+			overflow++
+		}
+		if strings.Contains(k, "url_path=") && !strings.Contains(k, "url_path=/api/v1/users/{id}/orders") {
+			t.Fatalf("path label not templated: %s", k)
+		}
+	}
+	require.Equal(t, 1, overflow, "one overflow series per producer")
+	require.Equal(t, 2001, series, "per-metric budget 2000 plus the overflow series")
+	require.LessOrEqual(t, res.RAMMaxMiB, 300.0, "RSS MiB with 100k tracked members")
+	record(res.measurement)
+	t.Logf("output series %d (overflow %d) from %d members; %d points in, %d out", series, overflow, users, res.Sent, res.Received)
+}
+
+// TestStepUp raises the rate through airi for each signal until a step is not clean — data
+// not all delivered within 30 s, or the load generator held back below 95 % of the rate by a
+// collector that cannot keep up, or data refused — and reports the last clean step: the
+// highest zero-loss rate on this machine (collector, load generator and mock backend share its
+// cores). Saturating is the point of the test and does not fail it; a crashed collector or
+// wrong data does. Not part of the short run.
+func TestStepUp(t *testing.T) {
+	steps := map[string][]int{
+		"traces":  {10_000, 20_000, 40_000, 60_000, 80_000, 100_000, 130_000, 160_000, 200_000},
+		"logs":    {10_000, 20_000, 40_000, 60_000, 80_000, 100_000, 130_000, 160_000, 200_000},
+		"metrics": {70_000, 140_000, 210_000, 280_000, 350_000, 420_000, 560_000, 700_000, 840_000},
+	}
+	for _, signal := range []string{"traces", "metrics", "logs"} {
+		t.Run(signal, func(t *testing.T) {
+			best := 0
+			for _, rate := range steps[signal] {
+				var clean bool
+				t.Run(strconv.Itoa(rate), func(t *testing.T) {
+					var why string
+					clean, why = stepRun(t, signal, rate)
+					if !clean {
+						t.Logf("%s at %d items/s is past the limit: %s", signal, rate, why)
+					}
+				})
+				if !clean {
+					break
+				}
+				best = rate
+			}
+			t.Logf("highest zero-loss rate through airi, %s: %d items/s", signal, best)
+			stepBest[signal] = best
+			require.Positive(t, best, "not even the first step was clean")
+		})
+	}
+}
+
+var stepBest = map[string]int{}
+
+func stepRun(t *testing.T, signal string, rate int) (clean bool, why string) {
+	in := &inspector{kind: kindAiri}
+	recv := newTeeReceiver(t)
+	r := run{signal: signal, kind: kindAiri, receiver: recv, duration: min(scenarioDuration, 10*time.Second)}
+	r.opts = testbed.LoadOptions{DataItemsPerSecond: rate, ItemsPerBatch: 500, Parallel: 4}
+	var metrics *requestMetrics
+	var tracker *seriesTracker
+	switch signal {
+	case "traces":
+		r.provider = newTraceProvider(r.opts)
+		recv.traces = in.traces
+	case "logs":
+		r.provider = newLogProvider(r.opts)
+		recv.logs = in.logs
+	case "metrics":
+		r.opts.ItemsPerBatch = 1000
+		metrics = newRequestMetrics(10_000, 1000, standardLabels)
+		tracker = newSeriesTracker()
+		r.provider = metrics
+		recv.metrics = func(md pmetric.Metrics) { in.metrics(md); tracker.metrics(md) }
+		r.delivered = func(*testbed.TestCase) bool { return tracker.Total() == metrics.Total() }
+	}
+	res := execute(t, r)
+	record(res.measurement)
+	require.True(t, res.alive, "the collector died at %d items/s (see results/%s/agent.log)", rate, t.Name())
+	require.Zero(t, in.problems.Load(), in.report())
+	switch {
+	case !res.delivered:
+		return false, fmt.Sprintf("not all delivered: sent %d, received %d", res.Sent, res.Received)
+	case res.tc.LoadGenerator.PermanentErrors() > 0:
+		return false, fmt.Sprintf("%d items refused", res.tc.LoadGenerator.PermanentErrors())
+	case res.SentRate < 0.95*float64(rate):
+		return false, fmt.Sprintf("sent only %.0f items/s (back-pressure)", res.SentRate)
+	}
+	return true, ""
+}
