@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,8 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -49,17 +46,7 @@ func TestAgentTailsJSONLogsAndScrapesMetrics(t *testing.T) {
 	require.NoError(t, err)
 
 	// A /metrics endpoint like seed 003's aster server.
-	reg := prometheus.NewRegistry()
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "aster_http_requests_total", Help: "HTTP requests.",
-	}, []string{"method", "status"})
-	reg.MustRegister(requests)
-	requests.WithLabelValues("GET", "2xx").Add(7)
-	scrapeLn, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(scrapeLn) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	scrapeAddr := harness.ServeAster(t, map[[2]string]float64{{"GET", "2xx"}: 7})
 
 	logDir := t.TempDir()
 	logFile := filepath.Join(logDir, "gateway.log")
@@ -74,7 +61,7 @@ func TestAgentTailsJSONLogsAndScrapesMetrics(t *testing.T) {
 		"AIRI_STORAGE_DIR":           t.TempDir(),
 		"AIRI_LOG_GLOB":              filepath.Join(logDir, "*.log"),
 		"AIRI_LOG_START_AT":          "beginning",
-		"AIRI_SCRAPE_TARGETS":        fmt.Sprintf(`["%s"]`, scrapeLn.Addr().String()),
+		"AIRI_SCRAPE_TARGETS":        fmt.Sprintf(`["%s"]`, scrapeAddr),
 		"AIRI_SCRAPE_INTERVAL":       "1s",
 		"AIRI_HOST_METRICS_INTERVAL": "1s",
 		// An IP literal: "localhost" may also resolve to ::1, where nothing listens.

@@ -13,8 +13,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,8 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
@@ -81,18 +77,7 @@ func TestAgentAndGatewayIntoEveryBackend(t *testing.T) {
 	gateway := newGateway(t, jaeger, loki, mimir, budget)
 
 	// Seed 003's aster server: a /metrics endpoint served by the Prometheus Go client.
-	reg := prometheus.NewRegistry()
-	aster := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "aster_http_requests_total", Help: "HTTP requests.",
-	}, []string{"method", "status"})
-	reg.MustRegister(aster)
-	aster.WithLabelValues("GET", "2xx").Add(7)
-	aster.WithLabelValues("POST", "5xx").Add(2)
-	scrapeLn, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(scrapeLn) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	scrapeAddr := harness.ServeAster(t, map[[2]string]float64{{"GET", "2xx"}: 7, {"POST", "5xx"}: 2})
 
 	// Seed 004's LLM gateway writes JSON lines with a request ID that is not a trace ID.
 	requestID := "req-" + randomHex(t, 6)
@@ -103,7 +88,7 @@ func TestAgentAndGatewayIntoEveryBackend(t *testing.T) {
 
 	agent := newAgent(t, gateway, map[string]string{
 		"AIRI_MAX_SERIES_PER_METRIC": fmt.Sprint(e2eSeriesBudget),
-		"AIRI_SCRAPE_TARGETS":        fmt.Sprintf(`["%s"]`, scrapeLn.Addr()),
+		"AIRI_SCRAPE_TARGETS":        fmt.Sprintf(`["%s"]`, scrapeAddr),
 		"AIRI_SCRAPE_JOB":            "aster",
 		"AIRI_LOG_GLOB":              filepath.Join(logDir, "*.log"),
 	})
