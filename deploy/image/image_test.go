@@ -17,6 +17,7 @@ import (
 
 	"github.com/airi-otel/otelcol-airi/config"
 	"github.com/airi-otel/otelcol-airi/deploy/internal/deploytest"
+	"github.com/airi-otel/otelcol-airi/internal/harness"
 )
 
 // No Docker engine runs where the tests run, so these tests check what the image is made of:
@@ -70,7 +71,7 @@ func copyInto(t *testing.T, s deploytest.Stage, dest string) (flags map[string]s
 // image needs.
 func TestBinaryIsTheOCBOutput(t *testing.T) {
 	d := deploytest.ReadDockerfile(t)
-	root := deploytest.RepoRoot(t)
+	root := harness.RepoRoot(t)
 
 	var manifest struct {
 		Dist struct {
@@ -92,7 +93,7 @@ func TestBinaryIsTheOCBOutput(t *testing.T) {
 		"the final stage's %s must be ocb's %s", d.Entrypoint[0], ocbOut)
 	require.Equal(t, "/"+manifest.Dist.Name, d.Entrypoint[0])
 
-	f, err := elf.Open(deploytest.Binary(t))
+	f, err := elf.Open(harness.CollectorBinary(t))
 	require.NoError(t, err)
 	defer f.Close()
 	for _, p := range f.Progs {
@@ -107,7 +108,7 @@ func TestBinaryIsTheOCBOutput(t *testing.T) {
 // (`docker run IMAGE --config airi:gateway`).
 func TestDefaultConfigExistsAndValidates(t *testing.T) {
 	d := deploytest.ReadDockerfile(t)
-	root := deploytest.RepoRoot(t)
+	root := harness.RepoRoot(t)
 	require.Len(t, d.Cmd, 2)
 	require.Equal(t, "--config", d.Cmd[0])
 	flags, src := copyInto(t, finalStage(t, d), d.Cmd[1])

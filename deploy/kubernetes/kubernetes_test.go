@@ -31,6 +31,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/airi-otel/otelcol-airi/deploy/internal/deploytest"
+	"github.com/airi-otel/otelcol-airi/internal/harness"
 )
 
 const imageRepo = "ghcr.io/airi-otel/otelcol-airi"
@@ -291,7 +292,7 @@ func checkCollector(t *testing.T, c collector, args []string, image string, img 
 
 func mustConfig(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(deploytest.RepoRoot(t), "config", name+".yaml"))
+	b, err := os.ReadFile(filepath.Join(harness.RepoRoot(t), "config", name+".yaml"))
 	require.NoError(t, err)
 	return b
 }

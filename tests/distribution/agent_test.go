@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -23,7 +22,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
-	"github.com/airi-otel/otelcol-airi/tests/internal/harness"
+	"github.com/airi-otel/otelcol-airi/internal/harness"
 )
 
 // Seed 004's LLM gateway (Loguru JSON, a request ID that is not a trace ID) and seed 002's
@@ -73,8 +72,8 @@ func TestAgentTailsJSONLogsAndScrapesMetrics(t *testing.T) {
 	defer cancel()
 
 	// Logs: both JSON shapes arrive parsed (body, time, severity), with their trace IDs.
-	reqDerived := sha256.Sum256([]byte("req-abc123")) // the documented derivation for non-hex IDs
-	wantGatewayTrace := hex.EncodeToString(reqDerived[:16])
+	reqDerived := harness.DerivedTraceID("req-abc123") // the documented derivation for non-hex IDs
+	wantGatewayTrace := hex.EncodeToString(reqDerived[:])
 	var gateway, cloud plog.LogRecord
 	var cloudResource pcommon.Resource
 	harness.Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {

@@ -7,7 +7,6 @@ package distribution
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -31,7 +30,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 
-	"github.com/airi-otel/otelcol-airi/tests/internal/harness"
+	"github.com/airi-otel/otelcol-airi/internal/harness"
 )
 
 // localCollector is bin/otelcol-airi running config/local.yaml on free loopback ports.
@@ -161,8 +160,8 @@ func TestLocalConfigReceivesAndShowsEverySignal(t *testing.T) {
 				return fmt.Errorf("traces.jsonl lacks %s:\n%s", want, traces)
 			}
 		}
-		derived := sha256.Sum256([]byte("req-abc123")) // tracking_id's documented derivation
-		derivedID := hex.EncodeToString(derived[:16])
+		derived := harness.DerivedTraceID("req-abc123") // tracking_id's documented derivation
+		derivedID := hex.EncodeToString(derived[:])
 		for _, want := range []string{
 			`"stringValue":"request_completed"`,
 			`"traceId":"` + derivedID + `"`,

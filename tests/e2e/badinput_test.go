@@ -26,7 +26,7 @@ import (
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/status"
 
-	"github.com/airi-otel/otelcol-airi/tests/internal/harness"
+	"github.com/airi-otel/otelcol-airi/internal/harness"
 )
 
 // rawCodec sends a byte slice as the gRPC message as it is, to deliver malformed protobuf.
@@ -69,7 +69,7 @@ func TestBadInputIsRejectedOrCounted(t *testing.T) {
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "POST %s (%s) %q", tc.path, tc.contentType, tc.body)
-		requireAlive(t, gateway, "POST "+tc.path)
+		gateway.RequireRunning("POST " + tc.path)
 	}
 
 	// Malformed OTLP/gRPC: garbage bytes as the Export message are rejected, not a crash.
@@ -83,7 +83,7 @@ func TestBadInputIsRejectedOrCounted(t *testing.T) {
 		err := conn.Invoke(ctx, method, []byte("\x0a\xff\xff\xff\xff\x0f garbage"), &reply, grpc.ForceCodec(rawCodec{}))
 		require.Error(t, err, method)
 		require.NotEqual(t, codes.Unavailable, status.Code(err), "%s: garbage must be a permanent error, not a retry: %v", method, err)
-		requireAlive(t, gateway, "gRPC garbage to "+method)
+		gateway.RequireRunning("gRPC garbage to " + method)
 	}
 
 	// Well-formed OTLP with bad content: each request is accepted or rejected as a whole, and
@@ -94,7 +94,7 @@ func TestBadInputIsRejectedOrCounted(t *testing.T) {
 	outcomes := map[string]codes.Code{}
 	send := func(name string, export func() error) {
 		outcomes[name] = status.Code(export())
-		requireAlive(t, gateway, name)
+		gateway.RequireRunning(name)
 	}
 	send("span with invalid UTF-8", func() error {
 		td := oneSpan(invalid)
@@ -192,7 +192,7 @@ func TestBadInputIsRejectedOrCounted(t *testing.T) {
 		}
 		return err
 	})
-	gateway.RequireRunning()
+	gateway.RequireRunning("the test")
 }
 
 func oneSpan(name string) ptrace.Traces {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/airi-otel/otelcol-airi/tests/internal/harness"
+	"github.com/airi-otel/otelcol-airi/internal/harness"
 )
 
 // Collector is bin/otelcol-airi running one of the shipped configs (config/gateway.yaml or
@@ -130,10 +130,11 @@ func (c *Collector) Kill() {
 	c.proc.Kill()
 }
 
-// RequireRunning fails the test when the collector has exited (crashed).
-func (c *Collector) RequireRunning() {
+// RequireRunning fails the test when the collector has exited (crashed); after names the step
+// it had to survive.
+func (c *Collector) RequireRunning(after string) {
 	c.t.Helper()
-	require.False(c.t, c.proc.Exited(), "collector %s exited:\n%s", filepath.Base(c.config), c.proc.Output.String())
+	require.False(c.t, c.proc.Exited(), "collector %s exited after %s:\n%s", filepath.Base(c.config), after, c.proc.Output.String())
 }
 
 // Telemetry returns the sum over the series of one of the collector's own metrics (names as

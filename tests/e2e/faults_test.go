@@ -20,7 +20,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/airi-otel/otelcol-airi/tests/internal/harness"
+	"github.com/airi-otel/otelcol-airi/internal/harness"
 )
 
 // outage is how long a backend stays down under load.
@@ -76,7 +76,7 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 	t.Logf("%s: %v log records queued at the end of Loki's outage; %v remote-write requests into the WAL during Mimir's", t.Name(), queuedLogs, walled)
 	logs.requireNothingLost(t, ctx, 3*time.Minute)
 	metrics.requireNothingLost(t, ctx, 3*time.Minute)
-	gateway.RequireRunning()
+	gateway.RequireRunning("the test")
 }
 
 // TestCollectorKilledLosesNothing kills config/gateway.yaml with SIGKILL under load on all three
@@ -124,13 +124,7 @@ func TestCollectorKilledLosesNothing(t *testing.T) {
 	for _, l := range loads {
 		l.requireNothingLost(t, ctx, 3*time.Minute)
 	}
-	gateway.RequireRunning()
-}
-
-// requireAlive fails when the collector has exited; it names the step that killed it.
-func requireAlive(t *testing.T, c *Collector, step string) {
-	t.Helper()
-	require.False(t, c.proc.Exited(), "collector died after %s:\n%s", step, c.proc.Output.String())
+	gateway.RequireRunning("the test")
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
@@ -184,14 +178,14 @@ func TestOverloadIsRefusedThenRecovers(t *testing.T) {
 	for overloadCtx.Err() == nil {
 		m, err := gateway.proc.Memory()
 		require.NoError(t, err, "gateway died under overload:\n%s", gateway.proc.Output.String())
-		peak = max(peak, m.PeakRSS)
+		peak = m.PeakRSS // VmHWM: the high-water mark so far
 		if m.Anon > peakAnon {
 			peakAnon, fileAtPeak = m.Anon, m.File
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	wg.Wait()
-	requireAlive(t, gateway, "the overload")
+	gateway.RequireRunning("the overload")
 
 	t.Logf("overload: limit %d MiB, idle RSS %s (anon %s), peak RSS %s, peak anon %s (file-backed then %s); responses by gRPC code: %v",
 		overloadLimitMiB, mib(idle.RSS), mib(idle.Anon), mib(peak), mib(peakAnon), mib(fileAtPeak), codesSeen)

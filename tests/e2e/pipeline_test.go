@@ -10,7 +10,6 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -34,7 +33,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/airi-otel/otelcol-airi/deploy/grafana"
-	"github.com/airi-otel/otelcol-airi/tests/internal/harness"
+	"github.com/airi-otel/otelcol-airi/internal/harness"
 )
 
 // The series budget the e2e collectors run with (AIRI_MAX_SERIES_PER_METRIC), small enough for
@@ -49,15 +48,6 @@ func serviceResource(service, instance string) *resource.Resource {
 		attribute.String("service.instance.id", instance),
 		attribute.String("deployment.environment.name", "dev"),
 	)
-}
-
-// derivedTraceID is tracking_id's documented derivation of a trace ID from a request ID that is
-// neither 32 hex digits nor a UUID: the first 16 bytes of its SHA-256.
-func derivedTraceID(requestID string) trace.TraceID {
-	sum := sha256.Sum256([]byte(requestID))
-	var id trace.TraceID
-	copy(id[:], sum[:16])
-	return id
 }
 
 func randomHex(t *testing.T, n int) string {
@@ -127,7 +117,7 @@ func TestAgentAndGatewayIntoEveryBackend(t *testing.T) {
 	lp.Logger("e2e").Emit(rootCtx, rec)
 	root.End()
 
-	derived := derivedTraceID(requestID)
+	derived := trace.TraceID(harness.DerivedTraceID(requestID))
 	upstream := trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
 		TraceID: derived, SpanID: trace.SpanID{1, 2, 3, 4, 5, 6, 7, 8}, TraceFlags: trace.FlagsSampled, Remote: true,
 	}))
@@ -377,7 +367,7 @@ func TestAgentAndGatewayIntoEveryBackend(t *testing.T) {
 	t.Logf("prometheus: all %d rules of deploy/prometheus/rules.yaml evaluate without error; alerts after the load: %v", rules, alerting)
 
 	for _, c := range []*Collector{agent, gateway} {
-		c.RequireRunning()
+		c.RequireRunning("the test")
 	}
 	require.False(t, strings.Contains(gateway.proc.Output.String(), "panic"), "gateway log mentions a panic")
 }

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/airi-otel/otelcol-airi/tests/internal/harness"
+	"github.com/airi-otel/otelcol-airi/internal/harness"
 )
 
 // queryTimeout bounds every backend query (Mimir can hang on a misconfigured frontend).

@@ -8,7 +8,6 @@ package deploytest // import "github.com/airi-otel/otelcol-airi/deploy/internal/
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -24,36 +23,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/airi-otel/otelcol-airi/config"
+	"github.com/airi-otel/otelcol-airi/internal/harness"
 )
-
-// RepoRoot is the directory holding the repository's go.mod.
-func RepoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.Contains(b, []byte("module github.com/airi-otel/otelcol-airi\n")) {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, parent, dir, "no go.mod of github.com/airi-otel/otelcol-airi above the test")
-		dir = parent
-	}
-}
-
-// Binary is bin/otelcol-airi, which `make build` writes (README's test command builds it first).
-func Binary(t testing.TB) string {
-	t.Helper()
-	bin := filepath.Join(RepoRoot(t), "bin", "otelcol-airi")
-	_, err := os.Stat(bin)
-	require.NoError(t, err, "bin/otelcol-airi is missing: run `make build` first")
-	return bin
-}
 
 // Version is dist.version of builder-config.yaml, the version the image is tagged with.
 func Version(t testing.TB) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(RepoRoot(t), "builder-config.yaml"))
+	b, err := os.ReadFile(filepath.Join(harness.RepoRoot(t), "builder-config.yaml"))
 	require.NoError(t, err)
 	m := regexp.MustCompile(`(?m)^  version: *(\S+)$`).FindSubmatch(b)
 	require.NotNil(t, m, "builder-config.yaml has no dist version")
@@ -63,7 +39,7 @@ func Version(t testing.TB) string {
 // EnvExample returns the variables config/.env.example documents, set or commented out.
 func EnvExample(t testing.TB) map[string]bool {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(RepoRoot(t), "config", ".env.example"))
+	b, err := os.ReadFile(filepath.Join(harness.RepoRoot(t), "config", ".env.example"))
 	require.NoError(t, err)
 	out := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)^(?:# )?([A-Z][A-Z0-9_]*)=`).FindAllSubmatch(b, -1) {
@@ -179,7 +155,7 @@ type Stage struct {
 // ReadDockerfile parses the repository's Dockerfile.
 func ReadDockerfile(t testing.TB) Dockerfile {
 	t.Helper()
-	f, err := os.Open(filepath.Join(RepoRoot(t), "Dockerfile"))
+	f, err := os.Open(filepath.Join(harness.RepoRoot(t), "Dockerfile"))
 	require.NoError(t, err)
 	defer f.Close()
 	var lines []string
@@ -249,7 +225,7 @@ func ReadDockerfile(t testing.TB) Dockerfile {
 // HOME), so the host's own AIRI_* variables cannot make a deployment's config pass.
 func Validate(t testing.TB, cfg string, env map[string]string) {
 	t.Helper()
-	cmd := exec.Command(Binary(t), "validate", "--config", cfg)
+	cmd := exec.Command(harness.CollectorBinary(t), "validate", "--config", cfg)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	keys := make([]string, 0, len(env))
 	for k := range env {

@@ -4,11 +4,12 @@
 // Package harness runs real processes for the distribution and end-to-end tests: the ocb-built
 // collector binary and, later, the real backends. Everything binds to 127.0.0.1, and every
 // process it starts is stopped by its PID when the test ends, passing or failing.
-package harness // import "github.com/airi-otel/otelcol-airi/tests/internal/harness"
+package harness // import "github.com/airi-otel/otelcol-airi/internal/harness"
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -300,4 +301,12 @@ lines:
 		}
 	}
 	return total
+}
+
+// DerivedTraceID is tracking_id's documented derivation of a trace ID from a request ID that is
+// neither 32 hex digits nor a UUID (processor/trackingid/README.md): the first 16 bytes of the
+// SHA-256 of the value. Tests hold the processor to this public contract, written out on its own.
+func DerivedTraceID(requestID string) [16]byte {
+	sum := sha256.Sum256([]byte(requestID))
+	return [16]byte(sum[:16])
 }
