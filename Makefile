@@ -49,7 +49,7 @@ $(BINARY): $(BUILD_INPUTS)
 run: build ## Build, then run with CONFIG (default config/local.yaml: no backend needed).
 	$(BINARY) --config $(CONFIG)
 
-test: build backends rules-check validate vet fmt-check ## What CI runs: validate every config, promtool, vet, all Go tests, the short load run, then the end-to-end suite against the real backends.
+test: build backends test-deps rules-check validate vet fmt-check ## What CI runs: validate every config, promtool, vet, all Go tests, the short load run, then the end-to-end suite against the real backends.
 	$(GOTEST)
 	$(MAKE) --no-print-directory load-short
 	$(MAKE) --no-print-directory e2e
