@@ -169,3 +169,16 @@ func TestExposedPortsAreWhereConfigsListen(t *testing.T) {
 	sort.Ints(want)
 	require.Equal(t, want, d.Expose)
 }
+
+// TestEnvFileKeepsTheImagesSettings: `docker run --env-file config/.env.example` must not undo
+// the image's own ENV (its 0.0.0.0 listeners and /var/lib/otelcol-airi), so the example file
+// leaves every variable the image sets commented out; an env file's value would win.
+func TestEnvFileKeepsTheImagesSettings(t *testing.T) {
+	d := deploytest.ReadDockerfile(t)
+	b, err := os.ReadFile(filepath.Join(harness.RepoRoot(t), "config", ".env.example"))
+	require.NoError(t, err)
+	for _, m := range regexp.MustCompile(`(?m)^([A-Za-z_][A-Za-z0-9_]*)=`).FindAllSubmatch(b, -1) {
+		_, inImage := d.Env[string(m[1])]
+		require.False(t, inImage, "config/.env.example sets %s, which the image sets too: docker run --env-file would override the image", m[1])
+	}
+}
