@@ -266,7 +266,9 @@ func TestAgentAndGatewayIntoEveryBackend(t *testing.T) {
 	indexLabels, err := lokiIndexLabels(ctx, loki)
 	require.NoError(t, err)
 	require.Subset(t, indexLabels, []string{"environment", "project", "service"})
-	require.NotContains(t, indexLabels, "trace_id", "trace_id must be structured metadata, not an index label")
+	for _, k := range []string{"trace_id", "tracking_id"} {
+		require.NotContains(t, indexLabels, k, "%s must be structured metadata, not an index label", k)
+	}
 
 	// --- Prometheus (scrape of the gateway) and Mimir (remote write) hold the same metrics under
 	// the same names, with the required labels, without the stripped ones, with the counted values.
