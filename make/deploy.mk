@@ -9,10 +9,11 @@ PROMTOOL_DIR = $$(tests/e2e/backends/build.sh prometheus)
 dashboards: ## Regenerate deploy/grafana/*.json from the Go definitions.
 	$(GO) generate ./deploy/grafana
 
-rules-check: ## promtool check + unit-test the alert rules; parse every dashboard query with promtool.
+rules-check: ## promtool check + unit-test the alert rules, check the seeds' rule packs; parse every dashboard query with promtool.
 	@promtool="$(PROMTOOL_DIR)/promtool"; \
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	"$$promtool" check rules deploy/prometheus/rules.yaml; \
+	"$$promtool" check rules deploy/prometheus/seeds/*.yml; \
 	"$$promtool" test rules deploy/prometheus/rules_test.yaml; \
 	$(GO) run ./deploy/grafana/gen -rules "$$tmp/dashboard-queries.yaml"; \
 	"$$promtool" check rules "$$tmp/dashboard-queries.yaml"
