@@ -292,11 +292,11 @@ func (p *trackingProcessor) processMetric(m pmetric.Metric, cache *batchCache, c
 		for i := 0; i < dps.Len(); i++ {
 			dp := dps.At(i)
 			id, ok := p.pointTraceID(dp.Attributes(), cache, c)
-			if !ok || !dp.HasSum() || dp.Count() == 0 {
+			if !ok || dp.Count() == 0 {
 				continue
 			}
 			if ex, added := addExemplar(dp.Exemplars(), id, dp.Timestamp()); added {
-				ex.SetDoubleValue(dp.Sum() / float64(dp.Count()))
+				setMeasured(ex, dp.HasSum(), dp.Sum(), dp.Count())
 			}
 		}
 	case pmetric.MetricTypeExponentialHistogram:
@@ -304,11 +304,11 @@ func (p *trackingProcessor) processMetric(m pmetric.Metric, cache *batchCache, c
 		for i := 0; i < dps.Len(); i++ {
 			dp := dps.At(i)
 			id, ok := p.pointTraceID(dp.Attributes(), cache, c)
-			if !ok || !dp.HasSum() || dp.Count() == 0 {
+			if !ok || dp.Count() == 0 {
 				continue
 			}
 			if ex, added := addExemplar(dp.Exemplars(), id, dp.Timestamp()); added {
-				ex.SetDoubleValue(dp.Sum() / float64(dp.Count()))
+				setMeasured(ex, dp.HasSum(), dp.Sum(), dp.Count())
 			}
 		}
 	}
@@ -357,6 +357,15 @@ func (p *trackingProcessor) pointTraceID(attrs pcommon.Map, cache *batchCache, c
 	}
 	c.derived++
 	return id, true
+}
+
+// setMeasured gives a histogram exemplar the one value somebody measured: the sum of a point
+// that counts exactly one observation. Several observations have no single measured value, and
+// their mean would be invented, so the exemplar then carries none (only the trace ID link).
+func setMeasured(ex pmetric.Exemplar, hasSum bool, sum float64, count uint64) {
+	if hasSum && count == 1 {
+		ex.SetDoubleValue(sum)
+	}
 }
 
 // addExemplar appends an exemplar carrying id and ts, unless one with id is already there.

@@ -123,7 +123,7 @@ func TestGoldenMetrics(t *testing.T) {
 	require.NoError(t, p.ConsumeMetrics(context.Background(), input))
 	require.Len(t, sink.AllMetrics(), 1)
 	require.NoError(t, pmetrictest.CompareMetrics(expected, sink.AllMetrics()[0]))
-	assertCounts(t, tel, "metrics", wantCounts{derived: 9, invalid: 1})
+	assertCounts(t, tel, "metrics", wantCounts{derived: 11, invalid: 1})
 }
 
 // TestIdempotent runs every golden output through the processor again: a second tracking_id
