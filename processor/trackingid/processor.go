@@ -16,6 +16,10 @@ import (
 	"github.com/airi-otel/otelcol-airi/processor/trackingid/internal/metadata"
 )
 
+// DerivedAttribute is set to true on a log record whose trace ID was derived from a request ID
+// rather than taken from its own trace context (Loki: structured metadata tracking_id_derived).
+const DerivedAttribute = "tracking.id.derived"
+
 var (
 	attrTraces  = metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", "traces")))
 	attrMetrics = metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", "metrics")))
@@ -258,6 +262,9 @@ func (p *trackingProcessor) processLog(lr plog.LogRecord, s *scan, cache *batchC
 	if v, ok := attrs.Get(p.cfg.LogAttribute); !ok || v.Type() != pcommon.ValueTypeStr || v.Str() != h {
 		attrs.PutStr(p.cfg.LogAttribute, h)
 	}
+	// No span may stand behind a derived ID: say so, so a UI can search the logs instead of
+	// opening a trace that may not exist.
+	attrs.PutBool(DerivedAttribute, true)
 	c.derived++
 }
 

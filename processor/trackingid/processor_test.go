@@ -253,6 +253,7 @@ func TestConfigOptions(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, map[string]any{
 			"trace_id": "ignored", "Correlation_ID": "req-abc123", "tid": hashed, "tid.raw": "req-abc123",
+			DerivedAttribute: true,
 		}, firstLog(ld).Attributes().AsRaw())
 
 		td := ptrace.NewTraces()
