@@ -6,7 +6,7 @@ PROMTOOL_DIR = $$(tests/e2e/backends/build.sh prometheus)
 
 .PHONY: dashboards rules-check deploy-check
 
-dashboards: ## Regenerate deploy/grafana/*.json from the Go definitions.
+dashboards: ## Regenerate deploy/grafana/*.json and provisioning/ from the Go definitions.
 	$(GO) generate ./deploy/grafana
 
 rules-check: ## promtool check + unit-test the alert rules, check the seeds' rule packs; parse every dashboard query with promtool.

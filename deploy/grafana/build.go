@@ -42,6 +42,8 @@ type targetSpec struct {
 	// (failure, overflow, eviction counters); the query then falls back to 0 built from a
 	// required metric, so the panel shows "0", never "No data".
 	optional []string
+	// exemplars shows the query's exemplars (latency panels: each links to its trace).
+	exemplars bool
 }
 
 const (
@@ -150,6 +152,7 @@ func (p panelSpec) build(id int, pos GridPos) Panel {
 			Expr:         t.expr,
 			LegendFormat: t.legend,
 			Range:        true,
+			Exemplar:     t.exemplars,
 		})
 	}
 	return out
@@ -158,7 +161,7 @@ func (p panelSpec) build(id int, pos GridPos) Panel {
 func datasourceVariable() Variable {
 	return Variable{
 		Name: datasourceVar, Label: "Data source", Type: "datasource", Query: "prometheus",
-		Current: map[string]any{}, Refresh: 1,
+		Current: map[string]any{"text": "Prometheus", "value": PrometheusUID}, Refresh: 1,
 	}
 }
 

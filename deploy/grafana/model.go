@@ -93,6 +93,7 @@ type Target struct {
 	Expr         string         `json:"expr"`
 	LegendFormat string         `json:"legendFormat"`
 	Instant      bool           `json:"instant,omitempty"`
+	Exemplar     bool           `json:"exemplar,omitempty"`
 	Range        bool           `json:"range"`
 }
 

@@ -103,10 +103,13 @@ func Dashboards() map[string]Dashboard {
 	return out
 }
 
-// Files returns the JSON of every dashboard, keyed by file name, exactly as committed under
-// deploy/grafana/.
+// Files returns the JSON of every dashboard and the Grafana provisioning files, keyed by their
+// path below deploy/grafana/, exactly as committed there.
 func Files() (map[string][]byte, error) {
-	out := map[string][]byte{}
+	out, err := provisioningFiles()
+	if err != nil {
+		return nil, err
+	}
 	for name, d := range Dashboards() {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
@@ -120,10 +123,14 @@ func Files() (map[string][]byte, error) {
 	return out, nil
 }
 
-// FileNames returns the dashboard file names in order.
+// FileNames returns the generated files' paths below deploy/grafana/ in order.
 func FileNames() []string {
 	var names []string
 	for name := range Dashboards() {
+		names = append(names, name)
+	}
+	prov, _ := provisioningFiles()
+	for name := range prov {
 		names = append(names, name)
 	}
 	sort.Strings(names)

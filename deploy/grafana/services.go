@@ -108,12 +108,12 @@ func servicesDashboard() dashboardSpec {
 				{
 					title: "P95 latency by service", unit: "s",
 					thresholds: []Step{{Color: "green"}, {Color: "red", Value: ptr(2.0)}},
-					targets:    []targetSpec{{expr: quantile("0.95", "environment, service"), legend: "{{service}} ({{environment}})", requires: lat}},
+					targets:    []targetSpec{{expr: quantile("0.95", "environment, service"), legend: "{{service}} ({{environment}})", requires: lat, exemplars: true}},
 				},
 				{
 					title: "P99 latency by service", unit: "s",
 					thresholds: []Step{{Color: "green"}, {Color: "red", Value: ptr(5.0)}},
-					targets:    []targetSpec{{expr: quantile("0.99", "environment, service"), legend: "{{service}} ({{environment}})", requires: lat}},
+					targets:    []targetSpec{{expr: quantile("0.99", "environment, service"), legend: "{{service}} ({{environment}})", requires: lat, exemplars: true}},
 				},
 				{
 					title: "Requests by status code", unit: "reqps", stacked: true,
@@ -125,7 +125,7 @@ func servicesDashboard() dashboardSpec {
 				{
 					title: "P95 latency by route", unit: "s",
 					description: "http_route is the matched route template (/api/v1/users/:id), never the raw path.",
-					targets:     []targetSpec{{expr: quantile("0.95", "service, http_route"), legend: "{{service}} {{http_route}}", requires: lat}},
+					targets:     []targetSpec{{expr: quantile("0.95", "service, http_route"), legend: "{{service}} {{http_route}}", requires: lat, exemplars: true}},
 				},
 			}},
 			{title: "Replicas and billing", panels: []panelSpec{

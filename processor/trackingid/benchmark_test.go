@@ -39,6 +39,7 @@ var (
 	}
 	ottlLogStatements = []any{
 		`set(log.attributes["tracking.id.original"], log.attributes["trace_id"]) where log.trace_id.string == ` + zeroTraceHex + ` and log.attributes["trace_id"] != nil`,
+		`set(log.attributes["tracking.id.derived"], true) where log.trace_id.string == ` + zeroTraceHex + ` and log.attributes["trace_id"] != nil`,
 		`set(log.trace_id.string, Substring(SHA256(log.attributes["trace_id"]), 0, 32)) where log.trace_id.string == ` + zeroTraceHex + ` and log.attributes["trace_id"] != nil`,
 		`set(log.attributes["tracking_id"], log.trace_id.string) where log.trace_id.string != ` + zeroTraceHex,
 	}

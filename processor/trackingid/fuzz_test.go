@@ -143,9 +143,11 @@ func FuzzProcessLogs(f *testing.F) {
 					require.True(t, valid)
 					require.Equal(t, a.TraceID(), id)
 				}
+				d, ok := a.Attributes().Get(DerivedAttribute)
+				require.True(t, ok && d.Type() == pcommon.ValueTypeBool && d.Bool(), "a derived ID is marked derived")
 			}
-			require.Equal(t, attrsOtherThan(b.Attributes(), cfg.LogAttribute, cfg.OriginalAttribute),
-				attrsOtherThan(a.Attributes(), cfg.LogAttribute, cfg.OriginalAttribute), "no other attribute changes")
+			require.Equal(t, attrsOtherThan(b.Attributes(), cfg.LogAttribute, cfg.OriginalAttribute, DerivedAttribute),
+				attrsOtherThan(a.Attributes(), cfg.LogAttribute, cfg.OriginalAttribute, DerivedAttribute), "no other attribute changes")
 		})
 	})
 }

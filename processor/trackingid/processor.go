@@ -16,6 +16,10 @@ import (
 	"github.com/airi-otel/otelcol-airi/processor/trackingid/internal/metadata"
 )
 
+// DerivedAttribute is set to true on a log record whose trace ID was derived from a request ID
+// rather than taken from its own trace context (Loki: structured metadata tracking_id_derived).
+const DerivedAttribute = "tracking.id.derived"
+
 var (
 	attrTraces  = metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", "traces")))
 	attrMetrics = metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", "metrics")))
@@ -258,6 +262,9 @@ func (p *trackingProcessor) processLog(lr plog.LogRecord, s *scan, cache *batchC
 	if v, ok := attrs.Get(p.cfg.LogAttribute); !ok || v.Type() != pcommon.ValueTypeStr || v.Str() != h {
 		attrs.PutStr(p.cfg.LogAttribute, h)
 	}
+	// No span may stand behind a derived ID: say so, so a UI can search the logs instead of
+	// opening a trace that may not exist.
+	attrs.PutBool(DerivedAttribute, true)
 	c.derived++
 }
 
@@ -292,11 +299,11 @@ func (p *trackingProcessor) processMetric(m pmetric.Metric, cache *batchCache, c
 		for i := 0; i < dps.Len(); i++ {
 			dp := dps.At(i)
 			id, ok := p.pointTraceID(dp.Attributes(), cache, c)
-			if !ok || !dp.HasSum() || dp.Count() == 0 {
+			if !ok || dp.Count() == 0 {
 				continue
 			}
 			if ex, added := addExemplar(dp.Exemplars(), id, dp.Timestamp()); added {
-				ex.SetDoubleValue(dp.Sum() / float64(dp.Count()))
+				setMeasured(ex, dp.HasSum(), dp.Sum(), dp.Count())
 			}
 		}
 	case pmetric.MetricTypeExponentialHistogram:
@@ -304,11 +311,11 @@ func (p *trackingProcessor) processMetric(m pmetric.Metric, cache *batchCache, c
 		for i := 0; i < dps.Len(); i++ {
 			dp := dps.At(i)
 			id, ok := p.pointTraceID(dp.Attributes(), cache, c)
-			if !ok || !dp.HasSum() || dp.Count() == 0 {
+			if !ok || dp.Count() == 0 {
 				continue
 			}
 			if ex, added := addExemplar(dp.Exemplars(), id, dp.Timestamp()); added {
-				ex.SetDoubleValue(dp.Sum() / float64(dp.Count()))
+				setMeasured(ex, dp.HasSum(), dp.Sum(), dp.Count())
 			}
 		}
 	}
@@ -357,6 +364,15 @@ func (p *trackingProcessor) pointTraceID(attrs pcommon.Map, cache *batchCache, c
 	}
 	c.derived++
 	return id, true
+}
+
+// setMeasured gives a histogram exemplar the one value somebody measured: the sum of a point
+// that counts exactly one observation. Several observations have no single measured value, and
+// their mean would be invented, so the exemplar then carries none (only the trace ID link).
+func setMeasured(ex pmetric.Exemplar, hasSum bool, sum float64, count uint64) {
+	if hasSum && count == 1 {
+		ex.SetDoubleValue(sum)
+	}
 }
 
 // addExemplar appends an exemplar carrying id and ts, unless one with id is already there.

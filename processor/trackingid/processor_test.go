@@ -123,7 +123,7 @@ func TestGoldenMetrics(t *testing.T) {
 	require.NoError(t, p.ConsumeMetrics(context.Background(), input))
 	require.Len(t, sink.AllMetrics(), 1)
 	require.NoError(t, pmetrictest.CompareMetrics(expected, sink.AllMetrics()[0]))
-	assertCounts(t, tel, "metrics", wantCounts{derived: 9, invalid: 1})
+	assertCounts(t, tel, "metrics", wantCounts{derived: 11, invalid: 1})
 }
 
 // TestIdempotent runs every golden output through the processor again: a second tracking_id
@@ -253,6 +253,7 @@ func TestConfigOptions(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, map[string]any{
 			"trace_id": "ignored", "Correlation_ID": "req-abc123", "tid": hashed, "tid.raw": "req-abc123",
+			DerivedAttribute: true,
 		}, firstLog(ld).Attributes().AsRaw())
 
 		td := ptrace.NewTraces()

@@ -105,6 +105,8 @@ func TestAgentTailsJSONLogsAndScrapesMetrics(t *testing.T) {
 	require.Equal(t, wantGatewayTrace, gateway.TraceID().String())
 	requireStr(t, gateway.Attributes(), "tracking_id", wantGatewayTrace)
 	requireStr(t, gateway.Attributes(), "tracking.id.original", "req-abc123")
+	derivedMark, _ := gateway.Attributes().Get("tracking.id.derived")
+	require.True(t, derivedMark.Bool(), "a derived trace ID is marked tracking.id.derived=true")
 	// The request ID moved off "trace_id", which downstream means the record's trace ID.
 	requireStr(t, gateway.Attributes(), "request_id", "req-abc123")
 	_, hasTraceIDAttr := gateway.Attributes().Get("trace_id")

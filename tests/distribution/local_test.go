@@ -167,6 +167,7 @@ func TestLocalConfigReceivesAndShowsEverySignal(t *testing.T) {
 			`"traceId":"` + derivedID + `"`,
 			`{"key":"tracking_id","value":{"stringValue":"` + derivedID + `"}}`,
 			`{"key":"tracking.id.original","value":{"stringValue":"req-abc123"}}`,
+			`{"key":"tracking.id.derived","value":{"boolValue":true}}`,
 		} {
 			if !strings.Contains(string(logs), want) {
 				return fmt.Errorf("logs.jsonl lacks %s:\n%s", want, logs)

@@ -55,6 +55,8 @@ var (
 				"--storage.tsdb.path=" + filepath.Join(dir, "data"),
 				"--web.listen-address=127.0.0.1:" + strconv.Itoa(ports["http"]),
 				"--web.enable-lifecycle",
+				// Exemplars scraped in OpenMetrics are dropped unless this is on.
+				"--enable-feature=exemplar-storage",
 			}
 		},
 		ready: []string{"http:/-/ready"},

@@ -240,6 +240,7 @@ func (v *airiLogValidator) Validate(tc *testbed.TestCase) {
 					if req, ok := sent.Attributes().Get("trace_id"); ok && sent.TraceID().IsEmpty() {
 						want.SetTraceID(derivedTraceID(req.Str()))
 						want.Attributes().PutStr("tracking.id.original", req.Str())
+						want.Attributes().PutBool("tracking.id.derived", true)
 					}
 					want.Attributes().PutStr("tracking_id", want.TraceID().String())
 					assert.Equal(v.t, want.Attributes().AsRaw(), recd.Attributes().AsRaw(), "attributes of %v", logKey(recd))

@@ -1,7 +1,8 @@
 // Copyright otelcol-airi authors
 // SPDX-License-Identifier: Apache-2.0
 
-// Command gen writes the dashboards of package grafana as JSON files, and with -rules a
+// Command gen writes the dashboards of package grafana as JSON files and its Grafana
+// provisioning files (provisioning/), and with -rules a
 // Prometheus rule file holding every panel query (variables expanded) as a recording rule, so
 // `promtool check rules` can parse them with Prometheus' own parser.
 package main
@@ -37,6 +38,9 @@ func run(out, rules string) error {
 	}
 	for _, name := range grafana.FileNames() {
 		path := filepath.Join(out, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
 		if err := os.WriteFile(path, files[name], 0o644); err != nil {
 			return err
 		}
