@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/airi-otel/otelcol-airi/processor/secretscrub/internal/metadata"
 	"github.com/airi-otel/otelcol-airi/processor/secretscrub/internal/metadatatest"
 )
 
@@ -216,4 +217,10 @@ func TestEmailSwitch(t *testing.T) {
 	got := sink.AllTraces()[0].ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().AsRaw()
 	require.Equal(t, "****@example.com", got["user.email"])
 	require.False(t, strings.Contains(got["url.full"].(string), testStripe))
+}
+
+func nopTelemetry(t testing.TB) *metadata.TelemetryBuilder {
+	tb, err := metadata.NewTelemetryBuilder(componenttest.NewNopTelemetrySettings())
+	require.NoError(t, err)
+	return tb
 }
