@@ -171,7 +171,7 @@ func (s *scrubber) attrs(m pcommon.Map) {
 			continue
 		}
 		if s.r.isSecretKey(k) {
-			s.maskValue(v)
+			s.maskValue(v, isCookieKey(k))
 			continue
 		}
 		s.value(v)
@@ -195,10 +195,14 @@ func (s *scrubber) value(v pcommon.Value) {
 
 // maskValue masks everything under a secret key: strings keep their scheme or key prefix,
 // numbers and bytes become the mask, lists and maps are masked element by element.
-func (s *scrubber) maskValue(v pcommon.Value) {
+func (s *scrubber) maskValue(v pcommon.Value, cookie bool) {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
-		if out, ok := s.maskWhole(v.Str()); ok {
+		mask := s.maskWhole
+		if cookie {
+			mask = s.maskCookie
+		}
+		if out, ok := mask(v.Str()); ok {
 			v.SetStr(out)
 		}
 	case pcommon.ValueTypeInt, pcommon.ValueTypeDouble:
@@ -211,11 +215,11 @@ func (s *scrubber) maskValue(v pcommon.Value) {
 		}
 	case pcommon.ValueTypeSlice:
 		for _, e := range v.Slice().All() {
-			s.maskValue(e)
+			s.maskValue(e, cookie)
 		}
 	case pcommon.ValueTypeMap:
 		for _, e := range v.Map().All() {
-			s.maskValue(e)
+			s.maskValue(e, cookie)
 		}
 	}
 }

@@ -290,6 +290,44 @@ func (s *scrubber) maskWhole(v string) (string, bool) {
 	return v[:keep] + mask, true
 }
 
+// isCookieKey: cookie / set-cookie, also as a header attribute.
+func isCookieKey(k string) bool {
+	if i := strings.LastIndexByte(k, '.'); i >= 0 {
+		k = k[i+1:]
+	}
+	return strings.EqualFold(k, "cookie") || strings.EqualFold(k, "set-cookie") || strings.EqualFold(k, "set_cookie")
+}
+
+// maskCookie masks every cookie value and keeps the names and attributes' names
+// (`session=****; theme=****`), so one can still see which cookies a request carried. A value
+// that is not `name=value` pairs is masked whole.
+func (s *scrubber) maskCookie(v string) (string, bool) {
+	if strings.IndexByte(v, '=') < 0 {
+		return s.maskWhole(v)
+	}
+	out := s.buf[:0]
+	changed := false
+	for part := range strings.SplitSeq(v, ";") {
+		if len(out) > 0 {
+			out = append(out, ';')
+		}
+		eq := strings.IndexByte(part, '=')
+		if eq < 0 || part[eq+1:] == "" || part[eq+1:] == mask {
+			out = append(out, part...)
+			continue
+		}
+		out = append(out, part[:eq+1]...)
+		out = append(out, mask...)
+		changed = true
+	}
+	s.buf = out
+	if !changed {
+		return v, false
+	}
+	s.tally[0]++
+	return string(out), true
+}
+
 var schemeSet = func() *keySet {
 	ks := &keySet{}
 	for _, s := range authSchemes {

@@ -203,3 +203,19 @@ func TestLuhn(t *testing.T) {
 		require.False(t, luhn(n), n)
 	}
 }
+
+func TestCookieKeepsNames(t *testing.T) {
+	t.Parallel()
+	s := newTestScrubber(t, nil)
+	for in, want := range map[string]string{
+		"session=abc123; theme=dark":              "session=****; theme=****",
+		"id=a3fWa; Expires=Wed; Secure; HttpOnly": "id=****; Expires=****; Secure; HttpOnly",
+		"opaque-cookie-value":                     "****",
+		"session=****; theme=****":                "session=****; theme=****",
+	} {
+		got, _ := s.maskCookie(in)
+		require.Equal(t, want, got, in)
+	}
+	require.True(t, isCookieKey("http.response.header.set-cookie"))
+	require.False(t, isCookieKey("cookies_enabled"))
+}
