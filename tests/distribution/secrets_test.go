@@ -61,6 +61,7 @@ func TestSecretsNeverLeaveLocal(t *testing.T) {
 		attribute.String("ci.note", "pushed with "+harness.SecretGitHub),
 		attribute.String("geocoder", "geocoder key "+harness.SecretGoogle),
 		attribute.String("session.note", "refreshed id token "+harness.SecretJWT),
+		attribute.String("login", "retried with Basic "+harness.SecretBasic),
 	)
 	span.AddEvent("llm.error", trace.WithAttributes(attribute.String("error.message",
 		"openai rejected "+harness.SecretOpenAI+", falling back to anthropic "+harness.SecretAnthropic)))
@@ -125,7 +126,7 @@ func TestSecretsNeverLeaveLocal(t *testing.T) {
 			`"traceId":"`+traceID+`"`, `"name":"POST /v1/charges"`, `"stringValue":"Bearer ****"`,
 			`"stringValue":"session=****"`, `api_key=****`, `"stringValue":"jane.doe@example.com"`,
 			`"stringValue":"4242424242424241"`, `whsec_****`, `ghp_****`, `AIza****`, `sk-proj-****`, `sk-ant-****`,
-			`"stringValue":"AKIA****"`, `"stringValue":"refreshed id token eyJ****"`, `{"key":"tracking.id","value":{"stringValue":"`+traceID+`"}}`)
+			`"stringValue":"AKIA****"`, `"stringValue":"refreshed id token eyJ****"`, `"stringValue":"retried with Basic ****"`, `{"key":"tracking.id","value":{"stringValue":"`+traceID+`"}}`)
 	})
 	logs, err := os.ReadFile(filepath.Join(c.dataDir, "logs.jsonl"))
 	require.NoError(t, err)
