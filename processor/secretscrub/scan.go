@@ -195,9 +195,11 @@ func lowerInto(buf []byte, s string) []byte {
 // of the map: nearly every attribute key is not in the set, and the pre-check rejects most of
 // them without hashing (about a third of the scrubber's time went to map lookups without it).
 type keySet struct {
-	m     map[string]struct{}
-	lens  uint64 // bit n: some key has length n (keys of 64 bytes or more: bit 63)
-	first [256]bool
+	m map[string]struct{}
+	// lens[c]: bit n set when some key starting with byte c (either case) has length n (64
+	// bytes or more: bit 63). Rejects nearly every attribute key without hashing it.
+	lens   [256]uint64
+	maxLen int
 }
 
 func (ks *keySet) add(k string) {
@@ -206,19 +208,21 @@ func (ks *keySet) add(k string) {
 	}
 	n := normKey(k)
 	ks.m[n] = struct{}{}
-	ks.lens |= 1 << min(len(n), 63)
-	ks.first[n[0]] = true
-	if c := n[0]; c >= 'a' && c <= 'z' {
-		ks.first[c-('a'-'A')] = true
-	}
-	if n[0] == '_' {
-		ks.first['-'] = true
+	ks.maxLen = max(ks.maxLen, len(n))
+	bit := uint64(1) << min(len(n), 63)
+	c := n[0]
+	ks.lens[c] |= bit
+	switch {
+	case c >= 'a' && c <= 'z':
+		ks.lens[c-('a'-'A')] |= bit
+	case c == '_':
+		ks.lens['-'] |= bit
 	}
 }
 
 // has looks s up, normalized, without allocating.
 func (ks *keySet) has(s string) bool {
-	if len(s) == 0 || ks.lens&(1<<min(len(s), 63)) == 0 || !ks.first[s[0]] {
+	if len(s) == 0 || ks.lens[s[0]]&(1<<min(len(s), 63)) == 0 {
 		return false
 	}
 	var buf [64]byte
@@ -230,6 +234,16 @@ func (ks *keySet) has(s string) bool {
 	return ok
 }
 
+// lastSegment is what follows k's last dot, when that is short enough to be in ks ("" if not).
+func (ks *keySet) lastSegment(k string) string {
+	for i := len(k) - 1; i >= 0 && len(k)-1-i <= ks.maxLen; i-- {
+		if k[i] == '.' {
+			return k[i+1:]
+		}
+	}
+	return ""
+}
+
 // isAllowedKey: the whole key is on the allow-list.
 func (r *rules) isAllowedKey(k string) bool { return r.allowKeys.has(k) }
 
@@ -239,13 +253,7 @@ func (r *rules) isSecretKey(k string) bool {
 	if !r.on[0] {
 		return false
 	}
-	if r.keys.has(k) {
-		return true
-	}
-	if i := strings.LastIndexByte(k, '.'); i >= 0 {
-		return r.keys.has(k[i+1:])
-	}
-	return false
+	return r.keys.has(k) || r.keys.has(r.keys.lastSegment(k))
 }
 
 // scrubber is the scratch of one batch: the output buffer reused across values and the count
@@ -659,12 +667,7 @@ func (s *scrubber) matchParam(str string, i, last int) (match, bool) {
 	return match{start: i + 1, keep: i + 1, end: k, rule: RuleQueryParam}, true
 }
 
-func dotTailIn(set *keySet, name string) bool {
-	if d := strings.LastIndexByte(name, '.'); d >= 0 {
-		return set.has(name[d+1:])
-	}
-	return false
-}
+func dotTailIn(set *keySet, name string) bool { return set.has(set.lastSegment(name)) }
 
 // matchUserinfo: the password of `scheme://user:password@host`.
 func matchUserinfo(str string, i int) (match, bool) {
