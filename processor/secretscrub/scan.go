@@ -253,7 +253,17 @@ func (r *rules) isSecretKey(k string) bool {
 	if !r.on[0] {
 		return false
 	}
-	return r.keys.has(k) || r.keys.has(r.keys.lastSegment(k))
+	if r.keys.has(k) || r.keys.has(r.keys.lastSegment(k)) {
+		return true
+	}
+	// Metric labels after airi_normalize: http.request.header.x-api-key is
+	// http_request_header_x_api_key.
+	for _, p := range headerLabelPrefixes {
+		if len(k) > len(p) && strings.EqualFold(k[:len(p)], p) {
+			return r.keys.has(k[len(p):])
+		}
+	}
+	return false
 }
 
 // scrubber is the scratch of one batch: the output buffer reused across values and the count
@@ -297,6 +307,8 @@ func (s *scrubber) maskWhole(v string) (string, bool) {
 	s.tally[0]++
 	return v[:keep] + mask, true
 }
+
+var headerLabelPrefixes = []string{"http_request_header_", "http_response_header_"}
 
 // isCookieKey: cookie / set-cookie, also as a header attribute.
 func isCookieKey(k string) bool {

@@ -147,13 +147,15 @@ func TestKeyRule(t *testing.T) {
 		"authorization", "Authorization", "http.request.header.authorization", "http.request.header.proxy-authorization",
 		"http.response.header.set-cookie", "cookie", "x-api-key", "X_API_KEY", "api_key", "apikey", "password",
 		"db.password", "passwd", "secret", "client_secret", "access_token", "refresh_token",
-		"private_key", "http.request.header.x-stripe-signature",
+		"private_key", "http.request.header.x-stripe-signature", "http_request_header_x_api_key",
+		"HTTP_RESPONSE_HEADER_SET_COOKIE",
 	} {
 		require.True(t, s.r.isSecretKey(k), k)
 	}
 	for _, k := range []string{
 		"tracking.id", "tracking_id", "trace_id", "url.full", "gen_ai.usage.input_tokens",
-		"http.request.header.content-type", "key", "secrets_count", "user.email",
+		"http.request.header.content-type", "key", "secrets_count", "user.email", "http_request_header_accept",
+		"http_request_header_",
 	} {
 		require.False(t, s.r.isSecretKey(k), k)
 	}
