@@ -8,7 +8,7 @@ package grafana // import "github.com/airi-otel/otelcol-airi/deploy/grafana"
 // `_total` suffix (the endpoint speaks text format 0.0.4 only, so a scrape keeps the names as
 // they are), process gauges no unit suffix (`otelcol_process_memory_rss`). Our processors'
 // counters come from their metadata.yaml: airi_normalize's as `otelcol_airi_normalize_*`,
-// cardinality_guard's and tracking_id's as `otelcol_processor_*`.
+// cardinality_guard's, tracking_id's and secret_scrub's as `otelcol_processor_*`.
 
 // CollectorUID is the uid of the collector dashboard.
 const CollectorUID = "otelcol-airi-collector"
@@ -287,6 +287,15 @@ func collectorDashboard() dashboardSpec {
 					},
 				},
 			}},
+			{title: "secret_scrub", panels: []panelSpec{
+				{
+					title: "Secrets masked, by rule", unit: "short",
+					description: "secret_scrub: values masked before export, by the rule that found them (key, bearer, " +
+						"jwt, stripe, openai, anthropic, aws, github, google, card, query_param, ...) and signal. " +
+						"Anything above 0 means a service sends credentials: find it by rule and fix it at the source.",
+					targets: []targetSpec{scrubCounter()},
+				},
+			}},
 		},
 	}
 }
@@ -316,6 +325,17 @@ func normalizeCounter(name, by, legend string) targetSpec {
 		zeroBy = "instance"
 	}
 	return optionalCounter("otelcol_airi_normalize_"+name, by, legend, base, sumRate(zeroBy, c(base)), zeroBy)
+}
+
+// scrubCounter is secret_scrub's redactions per rule and signal; 0 while the processor runs
+// and has masked nothing yet.
+func scrubCounter() targetSpec {
+	base := c("otelcol_processor_incoming_items", `processor="secret_scrub"`)
+	return targetSpec{
+		expr:     orZero(sumRate("rule, signal", c("otelcol_processor_secret_scrub_redactions")), sumRate("", base), ""),
+		legend:   "{{rule}} {{signal}}",
+		requires: []string{"otelcol_processor_incoming_items"}, optional: []string{"otelcol_processor_secret_scrub_redactions"},
+	}
 }
 
 // trackingCounter is a tracking_id counter per signal.

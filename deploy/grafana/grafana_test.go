@@ -237,7 +237,7 @@ func TestMultiReplicaRules(t *testing.T) {
 func TestProcessorMetricNames(t *testing.T) {
 	t.Parallel()
 	declared := map[string]bool{}
-	for _, p := range []string{"airinormalize", "cardinalityguard", "trackingid"} {
+	for _, p := range []string{"airinormalize", "cardinalityguard", "trackingid", "secretscrub"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "processor", p, "metadata.yaml"))
 		require.NoError(t, err)
 		var md struct {
@@ -255,7 +255,7 @@ func TestProcessorMetricNames(t *testing.T) {
 	for _, q := range Queries() {
 		for _, m := range append(append([]string{}, q.Requires...), q.Optional...) {
 			if strings.HasPrefix(m, "otelcol_airi_normalize_") || strings.HasPrefix(m, "otelcol_processor_cardinality_guard_") ||
-				strings.HasPrefix(m, "otelcol_processor_tracking_id_") {
+				strings.HasPrefix(m, "otelcol_processor_tracking_id_") || strings.HasPrefix(m, "otelcol_processor_secret_scrub_") {
 				require.True(t, declared[m], "%s reads %s, which no metadata.yaml declares", q, m)
 				used++
 			}

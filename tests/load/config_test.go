@@ -18,11 +18,11 @@ import (
 // Pipeline kinds compared side by side.
 const (
 	kindBare = "bare" // memory_limiter + batch: the floor
-	kindAiri = "airi" // + airi_normalize, tracking_id (, cardinality_guard) as in config/gateway.yaml
+	kindAiri = "airi" // + airi_normalize, tracking_id, secret_scrub (, cardinality_guard) as in config/gateway.yaml
 	kindOTTL = "ottl" // + resource + transform: the closest stock contrib gets
 )
 
-// gatewayProcessors reads memory_limiter and our three processors from config/gateway.yaml, so
+// gatewayProcessors reads memory_limiter and our processors from config/gateway.yaml, so
 // the load tests run exactly what the shipped gateway runs (its ${env:...} defaults included).
 func gatewayProcessors(t testing.TB) map[string]any {
 	t.Helper()
@@ -32,7 +32,7 @@ func gatewayProcessors(t testing.TB) map[string]any {
 		Processors map[string]any `yaml:"processors"`
 	}
 	require.NoError(t, yaml.Unmarshal(raw, &cfg))
-	for _, name := range []string{"memory_limiter", "airi_normalize", "tracking_id", "cardinality_guard"} {
+	for _, name := range []string{"memory_limiter", "airi_normalize", "tracking_id", "secret_scrub", "cardinality_guard"} {
 		require.Contains(t, cfg.Processors, name, "config/gateway.yaml has no processor %s", name)
 	}
 	return cfg.Processors
@@ -114,7 +114,7 @@ func processorsFor(t testing.TB, kind, signal string, batch map[string]any) (map
 	switch kind {
 	case kindBare:
 	case kindAiri:
-		for _, name := range []string{"airi_normalize", "tracking_id"} {
+		for _, name := range []string{"airi_normalize", "tracking_id", "secret_scrub"} {
 			procs[name] = gw[name]
 			order = append(order, name)
 		}

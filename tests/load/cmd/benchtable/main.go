@@ -8,7 +8,7 @@
 //
 // A benchmark name's variant is its last '/' component without '=' (airi_normalize,
 // transform_ottl, guard_strip/series=10000 → guard_strip); the baseline of a group is its
-// first variant whose name contains "ottl" or "transform".
+// first variant whose name contains "ottl", "transform" or "contrib".
 //
 //	go test -run '^$' -bench . -count 5 ./processor/... | go run ./cmd/benchtable
 package main
@@ -127,7 +127,7 @@ func split(name string) (groupName, variantName string) {
 }
 
 func isBaseline(v string) bool {
-	return strings.Contains(v, "ottl") || strings.Contains(v, "transform")
+	return strings.Contains(v, "ottl") || strings.Contains(v, "transform") || strings.Contains(v, "contrib")
 }
 
 func median(xs []float64) float64 {
