@@ -121,11 +121,61 @@ func buildPromName(name, unit string, typ otlptranslator.MetricType) (string, bo
 	return full, true
 }
 
-// isPromLabelName reports, with a byte scan, whether promLabelNamer leaves k unchanged: an ASCII
-// letter first, then letters, digits and single underscores. Keys it rejects go to the namer
-// (through the cache); TestIsPromLabelNameAgreesWithNamer and the fuzz test hold the two together.
+// reservedLabel reports whether k is a label name Prometheus gives a meaning of its own: the
+// exposition writes le (histogram buckets) and quantile (summaries) itself, __name__ is the
+// metric name, and job and instance are the scrape target's. A data point carrying one breaks
+// the scrape (a duplicate le makes Prometheus reject the whole target) or is dropped by the
+// exporter, so the key is renamed the way Prometheus renames a scrape conflict: exported_<key>.
+func reservedLabel(k string) bool {
+	switch k {
+	case "le", "quantile", "job", "instance", "__name__":
+		return true
+	}
+	return false
+}
+
+// exportedPrefix is what Prometheus puts in front of a label name that conflicts with its own.
+const exportedPrefix = "exported_"
+
+// labelReason says why a key was replaced rather than only escaped.
+type labelReason uint8
+
+const (
+	labelEscaped  labelReason = iota // ordinary Prometheus escaping (dots to underscores, ...)
+	labelReserved                    // a reserved name, renamed exported_<key>
+	labelInvalid                     // no valid name could be derived (empty, only underscores)
+	numLabelReasons
+)
+
+// invalidLabelName replaces a key from which no valid label name can be derived (the empty key,
+// a key of only underscores). It is what otlptranslator makes of "_" or of a key with nothing but
+// punctuation or non-ASCII letters, so all such keys meet under one name (values joined).
+const invalidLabelName = "key_"
+
+// promLabelKey returns the final label name of attribute key k and why it differs from k.
+func promLabelKey(k string) (string, labelReason) {
+	out, err := promLabelNamer.Build(k)
+	reason := labelEscaped
+	if err != nil {
+		out, reason = invalidLabelName, labelInvalid
+	}
+	if reservedLabel(out) || strings.HasPrefix(out, "__") {
+		// "exported___name__" collapses to "exported_name_": the namer's output is the fixed
+		// point both exporters leave alone.
+		if again, err := promLabelNamer.Build(exportedPrefix + out); err == nil {
+			out = again
+		}
+		reason = labelReserved
+	}
+	return out, reason
+}
+
+// isPromLabelName reports, with a byte scan, whether promLabelKey leaves k unchanged: an ASCII
+// letter first, then letters, digits and single underscores, and not a reserved name. Keys it
+// rejects go to the namer (through the cache); TestIsPromLabelNameAgreesWithNamer and the fuzz
+// test hold the two together.
 func isPromLabelName(k string) bool {
-	if k == "" {
+	if k == "" || reservedLabel(k) {
 		return false
 	}
 	c := k[0]
@@ -161,6 +211,12 @@ type nameResult struct {
 	ok  bool
 }
 
+// labelResult is a cached label-key translation.
+type labelResult struct {
+	out    string
+	reason labelReason
+}
+
 // nameTable holds the processor's naming state. Every map is bounded by max; past the bound,
 // names are still translated correctly (just not cached) and collisions are still caught within
 // a batch (see claim).
@@ -169,7 +225,7 @@ type nameTable struct {
 
 	mu        sync.RWMutex
 	names     map[nameKey]nameResult
-	labels    map[string]string
+	labels    map[string]labelResult
 	kinds     map[string]promKind
 	logged    map[string]struct{}
 	fullNoted bool
@@ -179,7 +235,7 @@ func newNameTable(maxEntries int) *nameTable {
 	return &nameTable{
 		max:    maxEntries,
 		names:  make(map[nameKey]nameResult),
-		labels: make(map[string]string),
+		labels: make(map[string]labelResult),
 		kinds:  make(map[string]promKind),
 		logged: make(map[string]struct{}),
 	}
@@ -209,31 +265,27 @@ func (t *nameTable) metricName(name, unit string, typ otlptranslator.MetricType)
 	return out, ok
 }
 
-// labelKey returns the Prometheus form of an attribute key; keys the namer rejects (empty,
-// only underscores) are returned unchanged.
-func (t *nameTable) labelKey(k string) string {
+// labelKey returns the final Prometheus label name of an attribute key (see promLabelKey).
+func (t *nameTable) labelKey(k string) labelResult {
 	if isPromLabelName(k) {
-		return k
+		return labelResult{out: k}
 	}
 	t.mu.RLock()
-	out, hit := t.labels[k]
+	r, hit := t.labels[k]
 	t.mu.RUnlock()
 	if hit {
-		return out
+		return r
 	}
-	out, err := promLabelNamer.Build(k)
-	if err != nil {
-		out = k
-	}
+	out, reason := promLabelKey(k)
 	t.mu.Lock()
 	if len(t.labels) < t.max {
 		if out == k {
 			out = strings.Clone(k)
 		}
-		t.labels[strings.Clone(k)] = out
+		t.labels[strings.Clone(k)] = labelResult{out: out, reason: reason}
 	}
 	t.mu.Unlock()
-	return out
+	return labelResult{out: out, reason: reason}
 }
 
 // claim records that output name is used by a metric of kind k and reports the kind that owns
@@ -301,25 +353,27 @@ func (sc *scratch) value() pcommon.Value {
 // after data point are translated without touching the shared, locked table.
 type keyMemo struct {
 	next int
+	used [16]bool
 	in   [16]string
-	out  [16]string
+	out  [16]labelResult
 }
 
-func (km *keyMemo) lookup(t *nameTable, k string) string {
+func (km *keyMemo) lookup(t *nameTable, k string) labelResult {
 	for i := range km.in {
-		if km.in[i] == k && k != "" {
+		if km.used[i] && km.in[i] == k {
 			return km.out[i]
 		}
 	}
 	out := t.labelKey(k)
-	km.in[km.next], km.out[km.next] = k, out
+	km.in[km.next], km.out[km.next], km.used[km.next] = k, out, true
 	km.next = (km.next + 1) % len(km.in)
 	return out
 }
 
-// escapeLabelKeys renames every attribute key to its Prometheus form. Keys that already are in
-// that form (the common case) cost one byte scan and nothing else.
-func (t *nameTable) escapeLabelKeys(m pcommon.Map, sc *scratch) {
+// escapeLabelKeys renames every attribute key to its final Prometheus form and counts, by
+// reason, the keys that were reserved or invalid. Keys that already are in that form (the common
+// case) cost one byte scan and nothing else.
+func (t *nameTable) escapeLabelKeys(m pcommon.Map, sc *scratch, replaced *[numLabelReasons]int64) {
 	var buf [8]string
 	todo := buf[:0]
 	for k := range m.All() {
@@ -328,8 +382,10 @@ func (t *nameTable) escapeLabelKeys(m pcommon.Map, sc *scratch) {
 		}
 	}
 	for _, k := range todo {
-		if out := sc.memo.lookup(t, k); out != k {
-			mergeKey(m, k, out, sc)
+		r := sc.memo.lookup(t, k)
+		replaced[r.reason]++
+		if r.out != k {
+			mergeKey(m, k, r.out, sc)
 		}
 	}
 }

@@ -1,0 +1,121 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package airinormalize
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+
+	"github.com/airi-otel/otelcol-airi/processor/airinormalize/internal/metadatatest"
+)
+
+// pointAttrsOf returns the attributes of the first data point of the metric named name.
+func pointAttrsOf(t *testing.T, md pmetric.Metrics, name string) map[string]any {
+	t.Helper()
+	for _, rm := range md.ResourceMetrics().All() {
+		for _, sm := range rm.ScopeMetrics().All() {
+			for _, m := range sm.Metrics().All() {
+				if m.Name() != name {
+					continue
+				}
+				switch m.Type() {
+				case pmetric.MetricTypeGauge:
+					return m.Gauge().DataPoints().At(0).Attributes().AsRaw()
+				case pmetric.MetricTypeHistogram:
+					return m.Histogram().DataPoints().At(0).Attributes().AsRaw()
+				case pmetric.MetricTypeSummary:
+					return m.Summary().DataPoints().At(0).Attributes().AsRaw()
+				}
+			}
+		}
+	}
+	t.Fatalf("metric %q not in output", name)
+	return nil
+}
+
+// TestReservedAndInvalidLabelKeys: issue 12, defect 1. An le attribute on a histogram, a
+// quantile on a summary, job/instance/__name__ and an empty key used to reach the Prometheus
+// exporter as they were, breaking the whole scrape.
+func TestReservedAndInvalidLabelKeys(t *testing.T) {
+	t.Parallel()
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	sink := new(consumertest.MetricsSink)
+	cfg := createDefaultConfig()
+	cfg.Environment, cfg.Project, cfg.Service = "dev", "p", "s"
+	p := newMetricsProcessor(t, metadatatest.NewSettings(tt), cfg, sink)
+
+	md := pmetric.NewMetrics()
+	ms := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics()
+	h := ms.AppendEmpty()
+	h.SetName("x")
+	hdp := h.SetEmptyHistogram().DataPoints().AppendEmpty()
+	h.Histogram().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	hdp.Attributes().PutStr("le", "x")
+	hdp.Attributes().PutStr("exported_le", "y") // already there: joined in key order, none lost
+	hdp.SetCount(1)
+	hdp.ExplicitBounds().FromRaw([]float64{1})
+	hdp.BucketCounts().FromRaw([]uint64{1, 0})
+
+	s := ms.AppendEmpty()
+	s.SetName("q")
+	sdp := s.SetEmptySummary().DataPoints().AppendEmpty()
+	sdp.Attributes().PutStr("quantile", "0.5")
+
+	g := ms.AppendEmpty()
+	g.SetName("g")
+	gdp := g.SetEmptyGauge().DataPoints().AppendEmpty()
+	gdp.SetIntValue(1)
+	attrs := gdp.Attributes()
+	attrs.PutStr("job", "j")
+	attrs.PutStr("instance", "i")
+	attrs.PutStr("__name__", "n")
+	attrs.PutStr("", "empty")
+	attrs.PutStr("__private__", "p")
+
+	for _, bad := range []string{"", "...", "日本"} {
+		b := ms.AppendEmpty()
+		b.SetName(bad)
+		b.SetEmptyGauge().DataPoints().AppendEmpty().SetIntValue(1)
+	}
+
+	require.NoError(t, p.ConsumeMetrics(context.Background(), md))
+	require.Len(t, sink.AllMetrics(), 1)
+	out := sink.AllMetrics()[0]
+	require.Equal(t, 3, out.MetricCount(), "the three metrics without a valid name are dropped")
+
+	require.Equal(t, map[string]any{
+		"exported_le": "y;x", "environment": "dev", "project": "p", "service": "s",
+	}, pointAttrsOf(t, out, "x"))
+	require.Equal(t, map[string]any{
+		"exported_quantile": "0.5", "environment": "dev", "project": "p", "service": "s",
+	}, pointAttrsOf(t, out, "q"))
+	require.Equal(t, map[string]any{
+		"exported_job": "j", "exported_instance": "i", "exported_name_": "n", "key_": "empty",
+		"exported_private_": "p", "environment": "dev", "project": "p", "service": "s",
+	}, pointAttrsOf(t, out, "g"))
+
+	opts := []metricdatatest.Option{metricdatatest.IgnoreTimestamp()}
+	reason := func(r string) attribute.Set { return attribute.NewSet(attribute.String("reason", r)) }
+	metadatatest.AssertEqualAiriNormalizeLabelKeysReplaced(t, tt, []metricdata.DataPoint[int64]{
+		{Value: 6, Attributes: reason("reserved")}, {Value: 1, Attributes: reason("invalid")},
+	}, opts...)
+	metadatatest.AssertEqualAiriNormalizeDroppedPoints(t, tt, []metricdata.DataPoint[int64]{
+		{Value: 3, Attributes: reason("invalid_name")},
+	}, opts...)
+
+	// Idempotent: a second pass changes nothing.
+	again := pmetric.NewMetrics()
+	out.CopyTo(again)
+	require.NoError(t, p.ConsumeMetrics(context.Background(), again))
+	require.Equal(t, pointAttrsOf(t, out, "g"), pointAttrsOf(t, sink.AllMetrics()[1], "g"))
+}
