@@ -94,6 +94,11 @@ type Config struct {
 	// StaleAfter is how long an input or output series may go unseen before it is forgotten.
 	// Must be > 0. Default 5m.
 	StaleAfter time.Duration `mapstructure:"stale_after"`
+	// MaxFuture is how far past the collector's clock a data point's timestamp may be. A point
+	// further ahead is dropped and counted (reason "future"): accepted, it would make every
+	// later point of its series look out of order and freeze the series. Must be > 0.
+	// Default 5m.
+	MaxFuture time.Duration `mapstructure:"max_future"`
 	// MaxLabelValueLength truncates longer label values (bytes) with the "[truncated]"
 	// marker. 0 disables truncation; otherwise must be >= 16. Default 2048.
 	MaxLabelValueLength int `mapstructure:"max_label_value_length"`
@@ -130,6 +135,7 @@ func createDefaultConfig() component.Config {
 		MaxSeriesTotal:       0,
 		MaxMembers:           1_000_000,
 		StaleAfter:           5 * time.Minute,
+		MaxFuture:            5 * time.Minute,
 		MaxLabelValueLength:  2048,
 		MaxLabelsPerSeries:   30,
 		MaxExemplarsPerPoint: 4,
@@ -150,6 +156,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StaleAfter <= 0 {
 		errs = append(errs, fmt.Errorf("stale_after: must be > 0, got %s", c.StaleAfter))
+	}
+	if c.MaxFuture <= 0 {
+		errs = append(errs, fmt.Errorf("max_future: must be > 0, got %s", c.MaxFuture))
 	}
 	if c.MaxLabelValueLength != 0 && c.MaxLabelValueLength < 16 {
 		errs = append(errs, fmt.Errorf("max_label_value_length: must be 0 (off) or >= 16, got %d", c.MaxLabelValueLength))

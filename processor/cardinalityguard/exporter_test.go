@@ -1,0 +1,75 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package cardinalityguard
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/airi-otel/otelcol-airi/internal/promcheck"
+	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/metadata"
+)
+
+// TestConcurrentSendersExactAtExporter: issue 12, defect 3. Many senders race into one merged
+// counter; the total a scrape of the real Prometheus exporter reads must be exact. Merged
+// points used to carry the arriving point's time, so the exporter kept an older, smaller
+// total (168-187 of 200 per worker in the report).
+func TestConcurrentSendersExactAtExporter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	exp := promcheck.Start(t)
+	p, err := NewFactory().CreateMetrics(ctx, processortest.NewNopSettings(metadata.Type), createDefaultConfig(), exp)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(ctx, componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, p.Shutdown(ctx)) })
+
+	const senders, points = 16, 100
+	start := pcommon.NewTimestampFromTime(time.Now().Add(-time.Minute))
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	for w := range senders {
+		wg.Go(func() {
+			for i := 1; i <= points; i++ {
+				md := pmetric.NewMetrics()
+				rm := md.ResourceMetrics().AppendEmpty()
+				rm.Resource().Attributes().PutStr("service.name", "svc")
+				m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+				m.SetName("conc_total")
+				s := m.SetEmptySum()
+				s.SetIsMonotonic(true)
+				s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+				dp := s.DataPoints().AppendEmpty()
+				dp.Attributes().PutStr("user_id", fmt.Sprintf("u%d", w))
+				dp.Attributes().PutStr("route", "/a")
+				dp.SetStartTimestamp(start)
+				// the senders' clocks disagree, as different hosts' do
+				dp.SetTimestamp(pcommon.NewTimestampFromTime(time.Now().Add(-time.Duration(w) * 50 * time.Millisecond)))
+				dp.SetIntValue(int64(i))
+				if err := p.ConsumeMetrics(ctx, md); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	fams, err := exp.Scrape(ctx)
+	require.NoError(t, err)
+	v, ok := promcheck.Value(fams, "conc_total", map[string]string{"route": "/a"})
+	require.True(t, ok, "one conc_total series in the exposition")
+	require.Equal(t, float64(senders*points), v, "merged total read from the exporter")
+}
