@@ -187,5 +187,21 @@ func Cases(service string, now time.Time) []Case {
 		adp.SetSum(1)
 	}
 	add("exp_histogram_members_far_apart", md)
+
+	md, m = newMetric(service, "hostile.family")
+	m.SetUnit("s")
+	fh := cumHist(m)
+	fh.SetStartTimestamp(start)
+	fh.SetTimestamp(ts)
+	fg := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().AppendEmpty()
+	fg.SetName("hostile_family_seconds_count")
+	fgp := fg.SetEmptyGauge().DataPoints().AppendEmpty()
+	fgp.SetTimestamp(ts)
+	fgp.SetIntValue(99)
+	fs := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().AppendEmpty()
+	fs.SetName("hostile_family_seconds_count")
+	fs.SetEmptySum().DataPoints().AppendEmpty().SetIntValue(5)
+	fs.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	add("family_name_collisions", md)
 	return out
 }

@@ -119,3 +119,91 @@ func TestReservedAndInvalidLabelKeys(t *testing.T) {
 	require.NoError(t, p.ConsumeMetrics(context.Background(), again))
 	require.Equal(t, pointAttrsOf(t, out, "g"), pointAttrsOf(t, sink.AllMetrics()[1], "g"))
 }
+
+// TestFamilyCollisions: issue 12, defect 7. A gauge named <histogram>_count removed the
+// histogram from the scrape; a gauge and a non-monotonic sum under one name lost the gauge.
+// The first family to use a series name keeps it, in either order; the other is dropped and
+// counted.
+func TestFamilyCollisions(t *testing.T) {
+	t.Parallel()
+	hist := func(ms pmetric.MetricSlice, name string) {
+		m := ms.AppendEmpty()
+		m.SetName(name)
+		m.SetUnit("s")
+		h := m.SetEmptyHistogram()
+		h.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		h.DataPoints().AppendEmpty().SetCount(1)
+	}
+	gauge := func(ms pmetric.MetricSlice, name string) {
+		m := ms.AppendEmpty()
+		m.SetName(name)
+		m.SetEmptyGauge().DataPoints().AppendEmpty().SetIntValue(1)
+	}
+	upDown := func(ms pmetric.MetricSlice, name string) {
+		m := ms.AppendEmpty()
+		m.SetName(name)
+		s := m.SetEmptySum()
+		s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		s.DataPoints().AppendEmpty().SetIntValue(1)
+	}
+	counter := func(ms pmetric.MetricSlice, name string) {
+		m := ms.AppendEmpty()
+		m.SetName(name)
+		s := m.SetEmptySum()
+		s.SetIsMonotonic(true)
+		s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		s.DataPoints().AppendEmpty().SetIntValue(1)
+	}
+	for _, tc := range []struct {
+		name   string
+		add    []func(pmetric.MetricSlice)
+		kept   []string
+		points int64
+	}{
+		{"gauge after histogram", []func(pmetric.MetricSlice){
+			func(ms pmetric.MetricSlice) { hist(ms, "req.duration") },
+			func(ms pmetric.MetricSlice) { gauge(ms, "req_duration_seconds_count") },
+			func(ms pmetric.MetricSlice) { gauge(ms, "req_duration_seconds_bucket") },
+		}, []string{"req_duration_seconds"}, 2},
+		{"histogram after gauge", []func(pmetric.MetricSlice){
+			func(ms pmetric.MetricSlice) { gauge(ms, "req_duration_seconds_sum") },
+			func(ms pmetric.MetricSlice) { hist(ms, "req.duration") },
+		}, []string{"req_duration_seconds_sum"}, 1},
+		{"created of a counter", []func(pmetric.MetricSlice){
+			func(ms pmetric.MetricSlice) { counter(ms, "jobs") },
+			func(ms pmetric.MetricSlice) { gauge(ms, "jobs_created") },
+			func(ms pmetric.MetricSlice) { gauge(ms, "jobs") }, // no clash: the counter is jobs_total
+		}, []string{"jobs_total", "jobs"}, 1},
+		{"gauge and non-monotonic sum", []func(pmetric.MetricSlice){
+			func(ms pmetric.MetricSlice) { gauge(ms, "queue_size") },
+			func(ms pmetric.MetricSlice) { upDown(ms, "queue_size") },
+		}, []string{"queue_size"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tt := componenttest.NewTelemetry()
+			t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+			sink := new(consumertest.MetricsSink)
+			p := newMetricsProcessor(t, metadatatest.NewSettings(tt), createDefaultConfig(), sink)
+			// one batch per metric: the rule holds across batches
+			for _, add := range tc.add {
+				md := pmetric.NewMetrics()
+				add(md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics())
+				require.NoError(t, p.ConsumeMetrics(context.Background(), md))
+			}
+			var kept []string
+			for _, md := range sink.AllMetrics() {
+				for _, rm := range md.ResourceMetrics().All() {
+					for _, sm := range rm.ScopeMetrics().All() {
+						for _, m := range sm.Metrics().All() {
+							kept = append(kept, m.Name())
+						}
+					}
+				}
+			}
+			require.Equal(t, tc.kept, kept)
+			metadatatest.AssertEqualAiriNormalizeCollisionPointsDropped(t, tt,
+				[]metricdata.DataPoint[int64]{{Value: tc.points}}, metricdatatest.IgnoreTimestamp())
+		})
+	}
+}

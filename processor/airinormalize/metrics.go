@@ -16,7 +16,7 @@ import (
 func (p *normalizer) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
 	var st batchStats
 	// local is the within-batch type memory used only once the process-wide one is full.
-	var local map[string]promKind
+	var local map[string]owner
 	var sc scratch
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
@@ -42,7 +42,7 @@ func (p *normalizer) processMetrics(ctx context.Context, md pmetric.Metrics) (pm
 
 // nameMetric applies the semantic-convention upgrade and Prometheus naming to m. It returns
 // false when m must be dropped because its output name belongs to a metric of another type.
-func (p *normalizer) nameMetric(m pmetric.Metric, st *batchStats, local *map[string]promKind) bool {
+func (p *normalizer) nameMetric(m pmetric.Metric, st *batchStats, local *map[string]owner) bool {
 	renamed := false
 	if p.cfg.SemconvUpgrade {
 		switch upgradeDurationMetric(m) {

@@ -35,6 +35,7 @@ const (
 	kindNone promKind = iota
 	kindCounter
 	kindGauge
+	kindUpDown // a non-monotonic sum: a Prometheus gauge, but a distinct series to the exporters
 	kindHistogram
 	kindExponentialHistogram
 	kindSummary
@@ -46,6 +47,8 @@ func (k promKind) String() string {
 		return "counter"
 	case kindGauge:
 		return "gauge"
+	case kindUpDown:
+		return "non-monotonic sum"
 	case kindHistogram:
 		return "histogram"
 	case kindExponentialHistogram:
@@ -68,7 +71,7 @@ func translatorType(m pmetric.Metric) (otlptranslator.MetricType, promKind) {
 		if m.Sum().IsMonotonic() {
 			return otlptranslator.MetricTypeMonotonicCounter, kindCounter
 		}
-		return otlptranslator.MetricTypeNonMonotonicCounter, kindGauge
+		return otlptranslator.MetricTypeNonMonotonicCounter, kindUpDown
 	case pmetric.MetricTypeHistogram:
 		return otlptranslator.MetricTypeHistogram, kindHistogram
 	case pmetric.MetricTypeExponentialHistogram:
@@ -226,7 +229,7 @@ type nameTable struct {
 	mu        sync.RWMutex
 	names     map[nameKey]nameResult
 	labels    map[string]labelResult
-	kinds     map[string]promKind
+	kinds     map[string]owner
 	logged    map[string]struct{}
 	fullNoted bool
 }
@@ -236,7 +239,7 @@ func newNameTable(maxEntries int) *nameTable {
 		max:    maxEntries,
 		names:  make(map[nameKey]nameResult),
 		labels: make(map[string]labelResult),
-		kinds:  make(map[string]promKind),
+		kinds:  make(map[string]owner),
 		logged: make(map[string]struct{}),
 	}
 }
@@ -288,23 +291,87 @@ func (t *nameTable) labelKey(k string) labelResult {
 	return labelResult{out: out, reason: reason}
 }
 
-// claim records that output name is used by a metric of kind k and reports the kind that owns
-// the name. The first kind seen for a name owns it for the life of the processor. When the
-// table is full, new names are owned only for the rest of the current batch (local).
-func (t *nameTable) claim(name string, k promKind, local *map[string]promKind) (owner promKind, full bool) {
+// seriesRole is the part a series name plays in its metric family's exposition.
+type seriesRole uint8
+
+const (
+	roleFamily  seriesRole = iota // the family name itself (a counter's x_total, a gauge's x)
+	roleBucket                    // x_bucket
+	roleCount                     // x_count
+	roleSum                       // x_sum
+	roleCreated                   // x_created (OpenMetrics)
+)
+
+var roleSuffix = [...]string{roleFamily: "", roleBucket: "_bucket", roleCount: "_count", roleSum: "_sum", roleCreated: "_created"}
+
+// familyRoles are the series names a family of each kind puts in the exposition: a gauge named
+// <histogram>_count would replace the histogram's count series, so every one of them is claimed.
+var familyRoles = [...][]seriesRole{
+	kindCounter:              {roleFamily, roleCreated},
+	kindGauge:                {roleFamily},
+	kindUpDown:               {roleFamily},
+	kindHistogram:            {roleFamily, roleBucket, roleCount, roleSum, roleCreated},
+	kindExponentialHistogram: {roleFamily, roleBucket, roleCount, roleSum, roleCreated},
+	kindSummary:              {roleFamily, roleCount, roleSum, roleCreated},
+}
+
+// owner is the family that claimed a series name: its kind and the role the name plays in it.
+// Given the series name, the pair identifies the family.
+type owner struct {
+	kind promKind
+	role seriesRole
+}
+
+// seriesName writes the name of role r of family name (kind k) into buf.
+func seriesName(buf []byte, name string, k promKind, r seriesRole) []byte {
+	if r == roleFamily {
+		return append(buf, name...)
+	}
+	base := name
+	if k == kindCounter {
+		base = strings.TrimSuffix(name, "_total")
+	}
+	return append(append(buf, base...), roleSuffix[r]...)
+}
+
+// claim records that the family name of kind k uses its series names, and reports the kind of
+// a family that already owns one of them (k itself when none does). The first family seen owns
+// its names for the life of the processor. When the table is full, new names are owned only for
+// the rest of the current batch (local).
+func (t *nameTable) claim(name string, k promKind, local *map[string]owner) (ownerKind promKind, full bool) {
+	var arr [128]byte
+	roles := familyRoles[k]
 	t.mu.RLock()
-	owner, hit := t.kinds[name]
+	missing := false
+	for _, r := range roles {
+		b := seriesName(arr[:0], name, k, r)
+		o, hit := t.kinds[string(b)]
+		if hit && o != (owner{k, r}) {
+			t.mu.RUnlock()
+			return o.kind, false
+		}
+		missing = missing || !hit
+	}
 	t.mu.RUnlock()
-	if hit {
-		return owner, false
+	if !missing {
+		return k, false
 	}
+
 	t.mu.Lock()
-	if owner, hit = t.kinds[name]; hit {
-		t.mu.Unlock()
-		return owner, false
+	for _, r := range roles {
+		b := seriesName(arr[:0], name, k, r)
+		if o, hit := t.kinds[string(b)]; hit && o != (owner{k, r}) {
+			t.mu.Unlock()
+			return o.kind, false
+		}
 	}
-	if len(t.kinds) < t.max {
-		t.kinds[strings.Clone(name)] = k
+	if len(t.kinds)+len(roles) <= t.max {
+		for _, r := range roles {
+			b := seriesName(arr[:0], name, k, r)
+			if _, hit := t.kinds[string(b)]; !hit {
+				t.kinds[string(b)] = owner{k, r}
+			}
+		}
 		t.mu.Unlock()
 		return k, false
 	}
@@ -313,12 +380,17 @@ func (t *nameTable) claim(name string, k promKind, local *map[string]promKind) (
 	t.mu.Unlock()
 
 	if *local == nil {
-		*local = make(map[string]promKind)
+		*local = make(map[string]owner)
 	}
-	if owner, hit = (*local)[name]; hit {
-		return owner, noteFull
+	for _, r := range roles {
+		b := seriesName(arr[:0], name, k, r)
+		if o, hit := (*local)[string(b)]; hit && o != (owner{k, r}) {
+			return o.kind, noteFull
+		}
 	}
-	(*local)[name] = k
+	for _, r := range roles {
+		(*local)[string(seriesName(arr[:0], name, k, r))] = owner{k, r}
+	}
 	return k, noteFull
 }
 

@@ -161,7 +161,7 @@ func TestNameTableBounded(t *testing.T) {
 	assert.Len(t, tab.names, 2)
 	assert.Len(t, tab.labels, 2)
 
-	var local map[string]promKind
+	var local map[string]owner
 	owner, full := tab.claim("n1", kindGauge, &local)
 	assert.Equal(t, kindGauge, owner)
 	assert.False(t, full)
