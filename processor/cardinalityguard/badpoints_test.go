@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
 // The repros of issue 12: single hostile points from one producer must not corrupt, freeze or
@@ -141,4 +142,35 @@ func TestExpHistogramNeverBelowScaleMinus4(t *testing.T) {
 	dp := run(t, g, in.md).ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).ExponentialHistogram().DataPoints().At(0)
 	assert.GreaterOrEqual(t, dp.Scale(), int32(-4), "the Prometheus exporter converts scales down to -4")
 	assert.Equal(t, uint64(2), dp.Count())
+}
+
+// Defect 8: a number point with no value was exported as 0.
+func TestPointWithoutValueIsDropped(t *testing.T) {
+	t.Parallel()
+	g, _ := newTestGuard(t, testConfig())
+	in := newBuilder()
+	in.sum("r1", "nv_total", false, attrs("user_id", "a"), 1, 10, 5)
+	noValue := in.met["r1/nv_total"].Sum().DataPoints().AppendEmpty()
+	noValue.Attributes().PutStr("user_id", "b")
+	noValue.SetTimestamp(ts(10))
+	require.Equal(t, pmetric.NumberDataPointValueTypeEmpty, noValue.ValueType())
+	in.gauge("r1", "nv_gauge", attrs("user_id", "a"), 10, 3)
+	in.met["r1/nv_gauge"].Gauge().DataPoints().AppendEmpty().Attributes().PutStr("user_id", "b")
+	pts := flatten(t, run(t, g, in.md))
+	assert.Equal(t, 5.0, only(t, pts, "nv_total").value)
+	assert.Equal(t, 3.0, only(t, pts, "nv_gauge").value)
+	assert.Equal(t, int64(2), g.lifetime.dropped[dropInvalid])
+}
+
+// Defect 8: a histogram point whose count differs from the sum of its buckets made the exported
+// le buckets non-cumulative; the count is the sum of the buckets.
+func TestHistogramCountIsSumOfBuckets(t *testing.T) {
+	t.Parallel()
+	g, _ := newTestGuard(t, testConfig())
+	in := newBuilder()
+	in.hist("r1", "h", false, attrs("user_id", "a"), 1, 10, []float64{1}, []uint64{2, 3}, 1)
+	in.met["r1/h"].Histogram().DataPoints().At(0).SetCount(1)
+	p := only(t, flatten(t, run(t, g, in.md)), "h")
+	assert.Equal(t, 5.0, p.value)
+	assert.Equal(t, []uint64{2, 3}, p.buckets)
 }

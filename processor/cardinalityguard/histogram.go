@@ -109,12 +109,18 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
 	initHistExt(s, dp)
 	x := s.ext
 	mapped := g.mapBuckets(dp, x.bounds)
+	// The count is the sum of the buckets: a point whose count disagrees with them would make
+	// the exported le buckets non-cumulative (+Inf is the count).
+	var count uint64
+	for _, v := range mapped {
+		count = satAddU(count, v)
+	}
 	if c.kind == kDeltaHist {
 		sum := g.finiteSum(dp.Sum(), 0)
 		if first {
 			o.ExplicitBounds().FromRaw(x.bounds)
 			o.BucketCounts().FromRaw(mapped)
-			o.SetCount(dp.Count())
+			o.SetCount(count)
 			o.SetSum(sum)
 			if dp.HasMin() {
 				o.SetMin(dp.Min())
@@ -130,7 +136,7 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
 				bc.SetAt(i, satAddU(bc.At(i), v))
 			}
 		}
-		o.SetCount(satAddU(o.Count(), dp.Count()))
+		o.SetCount(satAddU(o.Count(), count))
 		o.SetSum(satF(o.Sum() + sum))
 		if dp.HasMin() && (!o.HasMin() || dp.Min() < o.Min()) {
 			o.SetMin(dp.Min())
@@ -154,7 +160,7 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
 			g.cnt.dropped[dropOutOfOrder]++
 			return
 		}
-		reset := uint64(dp.StartTimestamp()) != m.start || dp.Count() < m.ext.count || len(m.ext.counts) != len(mapped)
+		reset := uint64(dp.StartTimestamp()) != m.start || count < m.ext.count || len(m.ext.counts) != len(mapped)
 		for i := 0; !reset && i < len(mapped); i++ {
 			reset = mapped[i] < m.ext.counts[i]
 		}
@@ -172,11 +178,11 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
 	for i, v := range mapped {
 		x.counts[i] = satAddU(x.counts[i], v)
 	}
-	x.count = satAddU(x.count, dp.Count())
+	x.count = satAddU(x.count, count)
 	x.sum = satF(x.sum + sum)
 	combineMinMax(x, dp.HasMin(), dp.Min(), dp.HasMax(), dp.Max())
 	m.ext.counts = append(m.ext.counts[:0], mapped...)
-	m.ext.count, m.ext.sum = dp.Count(), sum
+	m.ext.count, m.ext.sum = count, sum
 	m.start, m.ts = uint64(dp.StartTimestamp()), uint64(dp.Timestamp())
 }
 

@@ -821,6 +821,11 @@ func (g *guard) numberPoint(c *mctx, dp pmetric.NumberDataPoint, now int64) {
 	if !g.admit(dp.Timestamp()) {
 		return
 	}
+	if dp.ValueType() == pmetric.NumberDataPointValueTypeEmpty && !dp.Flags().NoRecordedValue() {
+		// a point without a value would be merged (and exported) as 0
+		g.cnt.dropped[dropInvalid]++
+		return
+	}
 	v, vInt := numValue(dp)
 	if !vInt && !dp.Flags().NoRecordedValue() && (math.IsNaN(numF(v, false)) || math.IsInf(numF(v, false), 0)) {
 		// a NaN or infinite value would poison every later merged value of the series
