@@ -38,6 +38,21 @@ func newMetric(service, name string) (pmetric.Metrics, pmetric.Metric) {
 	return md, m
 }
 
+// Counter is one point of a cumulative monotonic counter of service — what an innocent
+// producer, or one of many racing senders, sends beside the hostile cases. attrs are the
+// point's labels as key, value pairs.
+func Counter(service, name string, start, ts time.Time, v int64, attrs ...string) pmetric.Metrics {
+	md, m := newMetric(service, name)
+	dp := cumSum(m).AppendEmpty()
+	for i := 0; i+1 < len(attrs); i += 2 {
+		dp.Attributes().PutStr(attrs[i], attrs[i+1])
+	}
+	dp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+	dp.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+	dp.SetIntValue(v)
+	return md
+}
+
 func cumSum(m pmetric.Metric) pmetric.NumberDataPointSlice {
 	s := m.SetEmptySum()
 	s.SetIsMonotonic(true)

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
@@ -39,23 +38,6 @@ func pipeline(t *testing.T, exp *promcheck.Exporter) consumer.Metrics {
 	return next
 }
 
-// goodBatch is an innocent producer's counter.
-func goodBatch(now time.Time) pmetric.Metrics {
-	md := pmetric.NewMetrics()
-	rm := md.ResourceMetrics().AppendEmpty()
-	rm.Resource().Attributes().PutStr("service.name", "innocent")
-	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
-	m.SetName("innocent.requests")
-	s := m.SetEmptySum()
-	s.SetIsMonotonic(true)
-	s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-	dp := s.DataPoints().AppendEmpty()
-	dp.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Minute)))
-	dp.SetTimestamp(pcommon.NewTimestampFromTime(now))
-	dp.SetIntValue(7)
-	return md
-}
-
 // FuzzPipelineExposition feeds OTLP/JSON through the three processors into the real Prometheus
 // exporter and requires that a scrape answers 200, parses with Prometheus' text parser, has no
 // duplicate or invalid label, that the exporter logged no conversion error, and that an
@@ -71,7 +53,8 @@ func FuzzPipelineExposition(f *testing.F) {
 		if err != nil {
 			return
 		}
-		goodBatch(time.Now()).ResourceMetrics().MoveAndAppendTo(md.ResourceMetrics())
+		now := time.Now()
+		hostile.Counter("innocent", "innocent.requests", now.Add(-time.Minute), now, 7).ResourceMetrics().MoveAndAppendTo(md.ResourceMetrics())
 		exp := promcheck.Start(t)
 		ctx := context.Background()
 		_ = pipeline(t, exp).ConsumeMetrics(ctx, md) // a rejected batch is fine; a broken scrape is not

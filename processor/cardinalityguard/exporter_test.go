@@ -12,10 +12,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/airi-otel/otelcol-airi/internal/hostile"
 	"github.com/airi-otel/otelcol-airi/internal/promcheck"
 	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/metadata"
 )
@@ -34,27 +33,15 @@ func TestConcurrentSendersExactAtExporter(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, p.Shutdown(ctx)) })
 
 	const senders, points = 16, 100
-	start := pcommon.NewTimestampFromTime(time.Now().Add(-time.Minute))
+	start := time.Now().Add(-time.Minute)
 	var wg sync.WaitGroup
 	errs := make(chan error, senders)
 	for w := range senders {
 		wg.Go(func() {
 			for i := 1; i <= points; i++ {
-				md := pmetric.NewMetrics()
-				rm := md.ResourceMetrics().AppendEmpty()
-				rm.Resource().Attributes().PutStr("service.name", "svc")
-				m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
-				m.SetName("conc_total")
-				s := m.SetEmptySum()
-				s.SetIsMonotonic(true)
-				s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-				dp := s.DataPoints().AppendEmpty()
-				dp.Attributes().PutStr("user_id", fmt.Sprintf("u%d", w))
-				dp.Attributes().PutStr("route", "/a")
-				dp.SetStartTimestamp(start)
 				// the senders' clocks disagree, as different hosts' do
-				dp.SetTimestamp(pcommon.NewTimestampFromTime(time.Now().Add(-time.Duration(w) * 50 * time.Millisecond)))
-				dp.SetIntValue(int64(i))
+				now := time.Now().Add(-time.Duration(w) * 50 * time.Millisecond)
+				md := hostile.Counter("svc", "conc_total", start, now, int64(i), "user_id", fmt.Sprintf("u%d", w), "route", "/a")
 				if err := p.ConsumeMetrics(ctx, md); err != nil {
 					errs <- err
 					return
