@@ -4,6 +4,7 @@
 package cardinalityguard
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -173,4 +174,26 @@ func TestHistogramCountIsSumOfBuckets(t *testing.T) {
 	p := only(t, flatten(t, run(t, g, in.md)), "h")
 	assert.Equal(t, 5.0, p.value)
 	assert.Equal(t, []uint64{2, 3}, p.buckets)
+}
+
+// Defect 5 (in part): one metric's exploding label (1M user_id values in the report) took the
+// whole max_members pool and every other metric's new series were dropped. Each metric now has
+// a share of the pool.
+func TestMemberPoolIsSharedPerMetric(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.MaxMembers, cfg.MaxMembersPerMetric = 10, 4
+	cfg.StripLabels = []string{"user_id"}
+	g, _ := newTestGuard(t, cfg)
+	in := newBuilder()
+	for u := range 8 {
+		in.sum("r1", "flood_total", false, attrs("user_id", fmt.Sprint(u)), 1, 10, 1)
+	}
+	for u := range 3 {
+		in.sum("r2", "innocent_total", false, attrs("user_id", fmt.Sprint(u)), 1, 10, 1)
+	}
+	pts := flatten(t, run(t, g, in.md))
+	assert.Equal(t, 4.0, only(t, pts, "flood_total").value, "the flooding metric keeps its share")
+	assert.Equal(t, 3.0, only(t, pts, "innocent_total").value, "another metric's new members still count")
+	assert.Equal(t, int64(4), g.lifetime.dropped[dropMemberLimit])
 }

@@ -91,6 +91,10 @@ type Config struct {
 	// (over all output series). A point of a new member while it is full is dropped and
 	// counted. Must be > 0. Default 1000000.
 	MaxMembers int `mapstructure:"max_members"`
+	// MaxMembersPerMetric is each metric name's share of max_members: a point of a new member of
+	// a metric that has this many is dropped and counted, while other metrics keep creating
+	// theirs. 0 (the default) means a fifth of max_members. Must be >= 0 and <= max_members.
+	MaxMembersPerMetric int `mapstructure:"max_members_per_metric"`
 	// StaleAfter is how long an input or output series may go unseen before it is forgotten.
 	// Must be > 0. Default 5m.
 	StaleAfter time.Duration `mapstructure:"stale_after"`
@@ -142,6 +146,14 @@ func createDefaultConfig() component.Config {
 	}
 }
 
+// membersPerMetric is the effective max_members_per_metric.
+func (c *Config) membersPerMetric() int {
+	if c.MaxMembersPerMetric > 0 {
+		return c.MaxMembersPerMetric
+	}
+	return max(1, c.MaxMembers/5)
+}
+
 // Validate checks the configuration and reports every problem at once.
 func (c *Config) Validate() error {
 	var errs []error
@@ -153,6 +165,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxMembers <= 0 {
 		errs = append(errs, fmt.Errorf("max_members: must be > 0, got %d", c.MaxMembers))
+	}
+	if c.MaxMembersPerMetric < 0 || (c.MaxMembers > 0 && c.MaxMembersPerMetric > c.MaxMembers) {
+		errs = append(errs, fmt.Errorf("max_members_per_metric: must be >= 0 (0 = a fifth of max_members) and <= max_members (%d), got %d", c.MaxMembers, c.MaxMembersPerMetric))
 	}
 	if c.StaleAfter <= 0 {
 		errs = append(errs, fmt.Errorf("stale_after: must be > 0, got %s", c.StaleAfter))

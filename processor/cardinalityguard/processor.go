@@ -111,8 +111,9 @@ type guard struct {
 	freeMetrics  []uint32
 	regularTotal int
 
-	epoch     uint32
-	lastSweep int64
+	epoch            uint32
+	lastSweep        int64
+	membersPerMetric int // effective max_members_per_metric
 	// horizon is the latest timestamp accepted in the current batch (now + max_future).
 	horizon uint64
 
@@ -158,6 +159,7 @@ func newGuard(cfg *Config, tel *metadata.TelemetryBuilder) *guard {
 		outScope:     map[[2]uint64]pmetric.ScopeMetrics{},
 		outMet:       map[uint64]pmetric.Metric{},
 	}
+	g.membersPerMetric = cfg.membersPerMetric()
 	for r := range numDropReasons {
 		g.dropOpts[r] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", dropReasonNames[r])))}
 	}
@@ -625,7 +627,9 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64) resolved {
 			g.cnt.rewritten += int64(m.nRewrite)
 			return resolved{si: m.series, mi: mi, ok: true}
 		}
-		if g.liveMembers >= g.cfg.MaxMembers {
+		if g.liveMembers >= g.cfg.MaxMembers || g.metricStates[c.ms].members >= g.membersPerMetric {
+			// the per-metric share keeps one metric's exploding label from taking the whole
+			// pool and starving every other metric's new series
 			g.cnt.dropped[dropMemberLimit]++
 			return resolved{}
 		}
@@ -710,6 +714,7 @@ func (g *guard) newMember(h uint64, si uint32, now int64) uint32 {
 	}
 	s.head = mi
 	s.members++
+	g.metricStates[s.metric].members++
 	g.memberIdx.insert(h, mi)
 	g.liveMembers++
 	return mi
@@ -1092,6 +1097,7 @@ func (g *guard) sweep(cutoff int64) {
 			g.members[m.next].prev = m.prev
 		}
 		s.members--
+		g.metricStates[s.metric].members--
 		g.memberIdx.remove(m.hash, uint32(mi))
 		*m = member{}
 		g.freeMembers = append(g.freeMembers, uint32(mi))

@@ -348,7 +348,7 @@ func TestRewriteInLabels(t *testing.T) {
 func TestMemberLimitDropsAndCounts(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig()
-	cfg.MaxMembers = 2
+	cfg.MaxMembers, cfg.MaxMembersPerMetric = 2, 2
 	g, _ := newTestGuard(t, cfg)
 	in := newBuilder()
 	for _, u := range []string{"a", "b", "c"} {

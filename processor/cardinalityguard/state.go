@@ -121,6 +121,7 @@ type metricState struct {
 	nameHash uint64
 	regular  int // regular output series (count against the budget)
 	overflow int // overflow series (one per producer stream)
+	members  int // members of the metric's series (bounded by max_members_per_metric)
 	limit    int
 }
 
