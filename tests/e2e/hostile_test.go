@@ -63,12 +63,11 @@ func TestHostilePointsKeepScrapeUp(t *testing.T) {
 	// eventually waits until query returns exactly one series with value want.
 	eventually := func(t *testing.T, query string, want float64) {
 		t.Helper()
-		var got float64
-		var err error
-		require.Eventually(t, func() bool {
-			got, err = promScalar(ctx, base, query)
-			return err == nil && got == want
-		}, 60*time.Second, 250*time.Millisecond, "%s: want %v, last %v (%v)", query, want, got, err)
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			got, err := promScalar(ctx, base, query)
+			require.NoError(c, err)
+			require.Equal(c, want, got, query)
+		}, 60*time.Second, 250*time.Millisecond)
 	}
 	// targetNeverDown requires that every scrape of the gateway's exporter so far succeeded.
 	targetNeverDown := func(t *testing.T) {
