@@ -107,7 +107,7 @@ func Cases(service string, now time.Time) []Case {
 	g := m.SetEmptyGauge().DataPoints().AppendEmpty()
 	g.SetTimestamp(ts)
 	g.SetIntValue(1)
-	for _, k := range []string{"job", "instance", "__name__", "", "...", "日本"} {
+	for _, k := range []string{"job", "instance", "__name__", "", "...", "日本", "otel_scope_name", "otel.scope.version"} {
 		g.Attributes().PutStr(k, "v")
 	}
 	add("reserved_and_invalid_label_keys", md)

@@ -81,6 +81,7 @@ func TestReservedAndInvalidLabelKeys(t *testing.T) {
 	attrs.PutStr("__name__", "n")
 	attrs.PutStr("", "empty")
 	attrs.PutStr("__private__", "p")
+	attrs.PutStr("otel_scope_name", "s")
 
 	for _, bad := range []string{"", "...", "日本"} {
 		b := ms.AppendEmpty()
@@ -101,13 +102,13 @@ func TestReservedAndInvalidLabelKeys(t *testing.T) {
 	}, pointAttrsOf(t, out, "q"))
 	require.Equal(t, map[string]any{
 		"exported_job": "j", "exported_instance": "i", "exported_name_": "n", "key_": "empty",
-		"exported_private_": "p", "environment": "dev", "project": "p", "service": "s",
+		"exported_private_": "p", "exported_otel_scope_name": "s", "environment": "dev", "project": "p", "service": "s",
 	}, pointAttrsOf(t, out, "g"))
 
 	opts := []metricdatatest.Option{metricdatatest.IgnoreTimestamp()}
 	reason := func(r string) attribute.Set { return attribute.NewSet(attribute.String("reason", r)) }
 	metadatatest.AssertEqualAiriNormalizeLabelKeysReplaced(t, tt, []metricdata.DataPoint[int64]{
-		{Value: 6, Attributes: reason("reserved")}, {Value: 1, Attributes: reason("invalid")},
+		{Value: 7, Attributes: reason("reserved")}, {Value: 1, Attributes: reason("invalid")},
 	}, opts...)
 	metadatatest.AssertEqualAiriNormalizeDroppedPoints(t, tt, []metricdata.DataPoint[int64]{
 		{Value: 3, Attributes: reason("invalid_name")},

@@ -124,18 +124,23 @@ func buildPromName(name, unit string, typ otlptranslator.MetricType) (string, bo
 	return full, true
 }
 
-// reservedLabel reports whether k is a label name Prometheus gives a meaning of its own: the
-// exposition writes le (histogram buckets) and quantile (summaries) itself, __name__ is the
-// metric name, and job and instance are the scrape target's. A data point carrying one breaks
-// the scrape (a duplicate le makes Prometheus reject the whole target) or is dropped by the
-// exporter, so the key is renamed the way Prometheus renames a scrape conflict: exported_<key>.
+// reservedLabel reports whether k is a label name Prometheus or the exporters give a meaning of
+// their own: the exposition writes le (histogram buckets) and quantile (summaries) itself,
+// __name__ is the metric name, job and instance are the scrape target's, and the exporters add
+// otel_scope_name, otel_scope_version, otel_scope_schema_url and otel_scope_<scope attribute>.
+// A data point carrying one breaks the scrape (a duplicate le makes Prometheus reject the whole
+// target) or is dropped by the exporter, so the key is renamed the way Prometheus renames a
+// scrape conflict: exported_<key>.
 func reservedLabel(k string) bool {
 	switch k {
 	case "le", "quantile", "job", "instance", "__name__":
 		return true
 	}
-	return false
+	return strings.HasPrefix(k, scopeLabelPrefix)
 }
+
+// scopeLabelPrefix starts the labels the exporters write from the instrumentation scope.
+const scopeLabelPrefix = "otel_scope_"
 
 // exportedPrefix is what Prometheus puts in front of a label name that conflicts with its own.
 const exportedPrefix = "exported_"

@@ -100,7 +100,7 @@ func TestIsPromLabelNameAgreesWithNamer(t *testing.T) {
 	for _, k := range []string{
 		"environment", "http_request_method", "a1", "A_b_c", "x_",
 		"http.method", "_foo", "__name__", "a__b", "1abc", "", "_", "ünïcode", "a-b", "a b",
-		"le", "quantile", "job", "instance", "__foo__", "...", "exported_le",
+		"le", "quantile", "job", "instance", "__foo__", "...", "exported_le", "otel_scope_name", "otel.scope.x",
 	} {
 		checkLabelFastPath(t, k)
 	}

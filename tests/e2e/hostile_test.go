@@ -95,7 +95,7 @@ func TestHostilePointsKeepScrapeUp(t *testing.T) {
 		eventually(t, `innocent_requests_total{service="innocent"}`, 2)
 		eventually(t, `hostile_le_count{exported_le="x", service="hostile"}`, 2)
 		eventually(t, `hostile_quantile_count{exported_quantile="0.5", service="hostile"}`, 1)
-		eventually(t, `hostile_reserved{exported_job="v", exported_instance="v", exported_name_="v", service="hostile"}`, 1)
+		eventually(t, `hostile_reserved{exported_job="v", exported_instance="v", exported_name_="v", exported_otel_scope_name="v", service="hostile"}`, 1)
 		targetNeverDown(t)
 	})
 

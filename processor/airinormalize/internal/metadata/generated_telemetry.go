@@ -111,7 +111,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.AiriNormalizeLabelKeysReplaced, err = builder.meter.Int64Counter(
 		"otelcol_airi_normalize_label_keys_replaced",
-		metric.WithDescription("Number of data-point label keys renamed because they were reserved by Prometheus (le, quantile, job, instance, __name__, __*; renamed exported_<key>) or had no valid form (renamed key_). [Development]"),
+		metric.WithDescription("Number of data-point label keys renamed because they were reserved by Prometheus or the exporters (le, quantile, job, instance, __name__, __*, otel_scope_*; renamed exported_<key>) or had no valid form (renamed key_). [Development]"),
 		metric.WithUnit("{label}"),
 	)
 	errs = errors.Join(errs, err)

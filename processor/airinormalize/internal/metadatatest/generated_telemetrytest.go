@@ -136,7 +136,7 @@ func AssertEqualAiriNormalizeItemsLabelled(t *testing.T, tt *componenttest.Telem
 func AssertEqualAiriNormalizeLabelKeysReplaced(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_airi_normalize_label_keys_replaced",
-		Description: "Number of data-point label keys renamed because they were reserved by Prometheus (le, quantile, job, instance, __name__, __*; renamed exported_<key>) or had no valid form (renamed key_). [Development]",
+		Description: "Number of data-point label keys renamed because they were reserved by Prometheus or the exporters (le, quantile, job, instance, __name__, __*, otel_scope_*; renamed exported_<key>) or had no valid form (renamed key_). [Development]",
 		Unit:        "{label}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
