@@ -176,17 +176,20 @@ func Cases(service string, now time.Time) []Case {
 	edp.SetCount(3)
 	add("exp_histogram_scale_minus_10", md)
 
+	// 1000 buckets at scale -3 span 500 at -4: more than the 320 a merge may hold (the report's
+	// 100,000 buckets at scale 0 are the same case; kept small so fuzzing stays fast)
 	md, m = newMetric(service, "hostile.wide")
 	wdp := cumExp(m)
 	wdp.SetStartTimestamp(start)
 	wdp.SetTimestamp(ts)
-	wide := make([]uint64, 20_000)
+	wdp.SetScale(-3)
+	wide := make([]uint64, 1000)
 	for i := range wide {
 		wide[i] = 1
 	}
 	wdp.Positive().BucketCounts().FromRaw(wide)
 	wdp.SetCount(uint64(len(wide)))
-	add("exp_histogram_20000_buckets", md)
+	add("exp_histogram_too_wide", md)
 
 	md, m = newMetric(service, "hostile.apart")
 	edps := m.SetEmptyExponentialHistogram()
