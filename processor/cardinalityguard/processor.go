@@ -76,15 +76,6 @@ type counters struct {
 	dropped                                [numDropReasons]int64
 }
 
-// droppedTotal is the number of points dropped for any reason.
-func (c *counters) droppedTotal() int64 {
-	var n int64
-	for _, d := range c.dropped {
-		n += d
-	}
-	return n
-}
-
 type guard struct {
 	mu    sync.Mutex
 	cfg   *Config
