@@ -41,7 +41,8 @@ func (p *normalizer) processMetrics(ctx context.Context, md pmetric.Metrics) (pm
 }
 
 // nameMetric applies the semantic-convention upgrade and Prometheus naming to m. It returns
-// false when m must be dropped because its output name belongs to a metric of another type.
+// false when m must be dropped: its name has no Prometheus form, or one of the series names
+// its family writes belongs to another family.
 func (p *normalizer) nameMetric(m pmetric.Metric, st *batchStats, local *map[string]owner) bool {
 	renamed := false
 	if p.cfg.SemconvUpgrade {
