@@ -235,8 +235,10 @@ func collectorDashboard() dashboardSpec {
 				},
 				{
 					title: "Points not applied", unit: "short", thresholds: greenRed,
-					description: "Out-of-order cumulative or gauge points, or new members while max_members is full.",
-					targets:     []targetSpec{guardCounter("dropped_points", "dropped {{instance}}")},
+					description: "Points the guard did not apply, by reason: out_of_order, member_limit (max_members or " +
+						"a metric's max_members_per_metric share full), future (beyond max_future), non_finite (NaN/Inf), " +
+						"unsupported_scale (exponential histogram below -4 or too wide), invalid.",
+					targets: []targetSpec{guardCounterBy("dropped_points", "reason", "{{reason}} {{instance}}")},
 				},
 			}},
 			{title: "airi_normalize and tracking_id", panels: []panelSpec{
@@ -252,12 +254,15 @@ func collectorDashboard() dashboardSpec {
 					targets:     []targetSpec{normalizeCounter("invalid_environment", "signal", "{{signal}}")},
 				},
 				{
-					title: "Name collisions", unit: "short", thresholds: greenRed,
-					description: "Metrics dropped because their Prometheus name was already taken by a metric of another " +
-						"type, and the points dropped with them.",
+					title: "Name collisions and invalid names", unit: "short", thresholds: greenRed,
+					description: "Metrics dropped because a series name of theirs was already taken by another metric " +
+						"family, and the points dropped with them; points of metrics whose name has no Prometheus form; " +
+						"label keys renamed because Prometheus reserves them (le, quantile, job, ...) or they were empty.",
 					targets: []targetSpec{
 						normalizeCounter("name_collisions", "instance", "collisions {{instance}}"),
 						normalizeCounter("collision_points_dropped", "instance", "points dropped {{instance}}"),
+						normalizeCounter("dropped_points", "instance", "invalid-name points {{instance}}"),
+						normalizeCounter("label_keys_replaced", "instance", "label keys replaced {{instance}}"),
 					},
 				},
 				{
@@ -315,6 +320,13 @@ func optionalCounter(metric, by, legend, base, zero string, on ...string) target
 func guardCounter(name, legend string) targetSpec {
 	base := "otelcol_processor_cardinality_guard_series_active"
 	return optionalCounter("otelcol_processor_cardinality_guard_"+name, "instance", legend, base, sumBy("instance", c(base)))
+}
+
+// guardCounterBy is a cardinality_guard counter per replica and label.
+func guardCounterBy(name, label, legend string) targetSpec {
+	base := "otelcol_processor_cardinality_guard_series_active"
+	return optionalCounter("otelcol_processor_cardinality_guard_"+name, "instance, "+label, legend, base,
+		sumBy("instance", c(base)), "instance")
 }
 
 // normalizeCounter is an airi_normalize counter, grouped by instance or by (label,) signal.

@@ -131,7 +131,7 @@ func (c *Config) Validate() error {
 		case c.PrometheusNames:
 			// The label is written on metric data points after key escaping, so it must already
 			// be in Prometheus form or Prometheus would show a different name.
-			if out, err := promLabelNamer.Build(n.value); err != nil || out != n.value {
+			if out, _ := promLabelKey(n.value); out != n.value {
 				errs = append(errs, fmt.Errorf("%s: %q is not a valid Prometheus label name (would become %q)", n.field, n.value, out))
 			}
 		}

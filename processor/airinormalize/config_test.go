@@ -70,6 +70,10 @@ func TestLoadConfig(t *testing.T) {
 			},
 		},
 		{
+			id:          component.NewIDWithName(metadata.Type, "reserved_label_name"),
+			errContains: []string{`label_names::service: "job" is not a valid Prometheus label name (would become "exported_job")`},
+		},
+		{
 			id:          component.NewIDWithName(metadata.Type, "empty_allowed_entry"),
 			errContains: []string{"allowed_environments[1]: must not be empty"},
 		},

@@ -16,7 +16,7 @@ import (
 func (p *normalizer) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
 	var st batchStats
 	// local is the within-batch type memory used only once the process-wide one is full.
-	var local map[string]promKind
+	var local map[string]owner
 	var sc scratch
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
@@ -30,7 +30,7 @@ func (p *normalizer) processMetrics(ctx context.Context, md pmetric.Metrics) (pm
 				if !p.nameMetric(m, &st, &local) {
 					return true
 				}
-				points += p.labelPoints(m, &lv, &sc)
+				points += p.labelPoints(m, &lv, &sc, &st)
 				return false
 			})
 		}
@@ -41,8 +41,9 @@ func (p *normalizer) processMetrics(ctx context.Context, md pmetric.Metrics) (pm
 }
 
 // nameMetric applies the semantic-convention upgrade and Prometheus naming to m. It returns
-// false when m must be dropped because its output name belongs to a metric of another type.
-func (p *normalizer) nameMetric(m pmetric.Metric, st *batchStats, local *map[string]promKind) bool {
+// false when m must be dropped: its name has no Prometheus form, or one of the series names
+// its family writes belongs to another family.
+func (p *normalizer) nameMetric(m pmetric.Metric, st *batchStats, local *map[string]owner) bool {
 	renamed := false
 	if p.cfg.SemconvUpgrade {
 		switch upgradeDurationMetric(m) {
@@ -65,7 +66,16 @@ func (p *normalizer) nameMetric(m pmetric.Metric, st *batchStats, local *map[str
 	typ, kind := translatorType(m)
 	in := m.Name()
 	out, ok := p.names.metricName(in, m.Unit(), typ)
-	if ok && out != in {
+	if !ok {
+		// No valid Prometheus name can be derived (empty, only punctuation or non-ASCII):
+		// every exporter would reject it at each scrape or push.
+		st.dropped[dropInvalidName] += int64(pmetricutil.DataPointCount(m))
+		if p.names.firstLog(in) {
+			p.logger.Warn("metric name has no valid Prometheus form: dropping the metric", zap.String("name", in))
+		}
+		return false
+	}
+	if out != in {
 		m.SetName(out)
 		renamed = true
 	}
@@ -95,48 +105,48 @@ func (p *normalizer) nameMetric(m pmetric.Metric, st *batchStats, local *map[str
 
 // labelPoints upgrades, escapes and labels the attributes of every data point of m and returns
 // the number of data points.
-func (p *normalizer) labelPoints(m pmetric.Metric, lv *labelValues, sc *scratch) int64 {
+func (p *normalizer) labelPoints(m pmetric.Metric, lv *labelValues, sc *scratch, st *batchStats) int64 {
 	switch m.Type() {
 	case pmetric.MetricTypeGauge:
 		dps := m.Gauge().DataPoints()
 		for i := 0; i < dps.Len(); i++ {
-			p.pointAttrs(dps.At(i).Attributes(), lv, sc)
+			p.pointAttrs(dps.At(i).Attributes(), lv, sc, st)
 		}
 		return int64(dps.Len())
 	case pmetric.MetricTypeSum:
 		dps := m.Sum().DataPoints()
 		for i := 0; i < dps.Len(); i++ {
-			p.pointAttrs(dps.At(i).Attributes(), lv, sc)
+			p.pointAttrs(dps.At(i).Attributes(), lv, sc, st)
 		}
 		return int64(dps.Len())
 	case pmetric.MetricTypeHistogram:
 		dps := m.Histogram().DataPoints()
 		for i := 0; i < dps.Len(); i++ {
-			p.pointAttrs(dps.At(i).Attributes(), lv, sc)
+			p.pointAttrs(dps.At(i).Attributes(), lv, sc, st)
 		}
 		return int64(dps.Len())
 	case pmetric.MetricTypeExponentialHistogram:
 		dps := m.ExponentialHistogram().DataPoints()
 		for i := 0; i < dps.Len(); i++ {
-			p.pointAttrs(dps.At(i).Attributes(), lv, sc)
+			p.pointAttrs(dps.At(i).Attributes(), lv, sc, st)
 		}
 		return int64(dps.Len())
 	case pmetric.MetricTypeSummary:
 		dps := m.Summary().DataPoints()
 		for i := 0; i < dps.Len(); i++ {
-			p.pointAttrs(dps.At(i).Attributes(), lv, sc)
+			p.pointAttrs(dps.At(i).Attributes(), lv, sc, st)
 		}
 		return int64(dps.Len())
 	}
 	return 0
 }
 
-func (p *normalizer) pointAttrs(attrs pcommon.Map, lv *labelValues, sc *scratch) {
+func (p *normalizer) pointAttrs(attrs pcommon.Map, lv *labelValues, sc *scratch, st *batchStats) {
 	if p.cfg.SemconvUpgrade {
 		upgradeHTTPAttrs(attrs, sc)
 	}
 	if p.cfg.PrometheusNames {
-		p.names.escapeLabelKeys(attrs, sc)
+		p.names.escapeLabelKeys(attrs, sc, &st.labelsReplaced)
 	}
 	p.putLabels(attrs, lv)
 }

@@ -35,6 +35,7 @@ const (
 	kindNone promKind = iota
 	kindCounter
 	kindGauge
+	kindUpDown // a non-monotonic sum: a Prometheus gauge, but a distinct series to the exporters
 	kindHistogram
 	kindExponentialHistogram
 	kindSummary
@@ -46,6 +47,8 @@ func (k promKind) String() string {
 		return "counter"
 	case kindGauge:
 		return "gauge"
+	case kindUpDown:
+		return "non-monotonic sum"
 	case kindHistogram:
 		return "histogram"
 	case kindExponentialHistogram:
@@ -68,7 +71,7 @@ func translatorType(m pmetric.Metric) (otlptranslator.MetricType, promKind) {
 		if m.Sum().IsMonotonic() {
 			return otlptranslator.MetricTypeMonotonicCounter, kindCounter
 		}
-		return otlptranslator.MetricTypeNonMonotonicCounter, kindGauge
+		return otlptranslator.MetricTypeNonMonotonicCounter, kindUpDown
 	case pmetric.MetricTypeHistogram:
 		return otlptranslator.MetricTypeHistogram, kindHistogram
 	case pmetric.MetricTypeExponentialHistogram:
@@ -121,11 +124,66 @@ func buildPromName(name, unit string, typ otlptranslator.MetricType) (string, bo
 	return full, true
 }
 
-// isPromLabelName reports, with a byte scan, whether promLabelNamer leaves k unchanged: an ASCII
-// letter first, then letters, digits and single underscores. Keys it rejects go to the namer
-// (through the cache); TestIsPromLabelNameAgreesWithNamer and the fuzz test hold the two together.
+// reservedLabel reports whether k is a label name Prometheus or the exporters give a meaning of
+// their own: the exposition writes le (histogram buckets) and quantile (summaries) itself,
+// __name__ is the metric name, job and instance are the scrape target's, and the exporters add
+// otel_scope_name, otel_scope_version, otel_scope_schema_url and otel_scope_<scope attribute>.
+// A data point carrying one breaks the scrape (a duplicate le makes Prometheus reject the whole
+// target) or is dropped by the exporter, so the key is renamed the way Prometheus renames a
+// scrape conflict: exported_<key>.
+func reservedLabel(k string) bool {
+	switch k {
+	case "le", "quantile", "job", "instance", "__name__":
+		return true
+	}
+	return strings.HasPrefix(k, scopeLabelPrefix)
+}
+
+// scopeLabelPrefix starts the labels the exporters write from the instrumentation scope.
+const scopeLabelPrefix = "otel_scope_"
+
+// exportedPrefix is what Prometheus puts in front of a label name that conflicts with its own.
+const exportedPrefix = "exported_"
+
+// labelReason says why a key was replaced rather than only escaped.
+type labelReason uint8
+
+const (
+	labelEscaped  labelReason = iota // ordinary Prometheus escaping (dots to underscores, ...)
+	labelReserved                    // a reserved name, renamed exported_<key>
+	labelInvalid                     // no valid name could be derived (empty, only underscores)
+	numLabelReasons
+)
+
+// invalidLabelName replaces a key from which no valid label name can be derived (the empty key,
+// a key of only underscores). It is what otlptranslator makes of "_" or of a key with nothing but
+// punctuation or non-ASCII letters, so all such keys meet under one name (values joined).
+const invalidLabelName = "key_"
+
+// promLabelKey returns the final label name of attribute key k and why it differs from k.
+func promLabelKey(k string) (string, labelReason) {
+	out, err := promLabelNamer.Build(k)
+	reason := labelEscaped
+	if err != nil {
+		out, reason = invalidLabelName, labelInvalid
+	}
+	if reservedLabel(out) || strings.HasPrefix(out, "__") {
+		// "exported___name__" collapses to "exported_name_": the namer's output is the fixed
+		// point both exporters leave alone.
+		if again, err := promLabelNamer.Build(exportedPrefix + out); err == nil {
+			out = again
+		}
+		reason = labelReserved
+	}
+	return out, reason
+}
+
+// isPromLabelName reports, with a byte scan, whether promLabelKey leaves k unchanged: an ASCII
+// letter first, then letters, digits and single underscores, and not a reserved name. Keys it
+// rejects go to the namer (through the cache); TestIsPromLabelNameAgreesWithNamer and the fuzz
+// test hold the two together.
 func isPromLabelName(k string) bool {
-	if k == "" {
+	if k == "" || reservedLabel(k) {
 		return false
 	}
 	c := k[0]
@@ -161,6 +219,12 @@ type nameResult struct {
 	ok  bool
 }
 
+// labelResult is a cached label-key translation.
+type labelResult struct {
+	out    string
+	reason labelReason
+}
+
 // nameTable holds the processor's naming state. Every map is bounded by max; past the bound,
 // names are still translated correctly (just not cached) and collisions are still caught within
 // a batch (see claim).
@@ -169,8 +233,8 @@ type nameTable struct {
 
 	mu        sync.RWMutex
 	names     map[nameKey]nameResult
-	labels    map[string]string
-	kinds     map[string]promKind
+	labels    map[string]labelResult
+	kinds     map[string]owner
 	logged    map[string]struct{}
 	fullNoted bool
 }
@@ -179,8 +243,8 @@ func newNameTable(maxEntries int) *nameTable {
 	return &nameTable{
 		max:    maxEntries,
 		names:  make(map[nameKey]nameResult),
-		labels: make(map[string]string),
-		kinds:  make(map[string]promKind),
+		labels: make(map[string]labelResult),
+		kinds:  make(map[string]owner),
 		logged: make(map[string]struct{}),
 	}
 }
@@ -209,50 +273,110 @@ func (t *nameTable) metricName(name, unit string, typ otlptranslator.MetricType)
 	return out, ok
 }
 
-// labelKey returns the Prometheus form of an attribute key; keys the namer rejects (empty,
-// only underscores) are returned unchanged.
-func (t *nameTable) labelKey(k string) string {
+// labelKey returns the final Prometheus label name of an attribute key (see promLabelKey).
+func (t *nameTable) labelKey(k string) labelResult {
 	if isPromLabelName(k) {
-		return k
+		return labelResult{out: k}
 	}
 	t.mu.RLock()
-	out, hit := t.labels[k]
+	r, hit := t.labels[k]
 	t.mu.RUnlock()
 	if hit {
-		return out
+		return r
 	}
-	out, err := promLabelNamer.Build(k)
-	if err != nil {
-		out = k
-	}
+	out, reason := promLabelKey(k)
 	t.mu.Lock()
 	if len(t.labels) < t.max {
 		if out == k {
 			out = strings.Clone(k)
 		}
-		t.labels[strings.Clone(k)] = out
+		t.labels[strings.Clone(k)] = labelResult{out: out, reason: reason}
 	}
 	t.mu.Unlock()
-	return out
+	return labelResult{out: out, reason: reason}
 }
 
-// claim records that output name is used by a metric of kind k and reports the kind that owns
-// the name. The first kind seen for a name owns it for the life of the processor. When the
-// table is full, new names are owned only for the rest of the current batch (local).
-func (t *nameTable) claim(name string, k promKind, local *map[string]promKind) (owner promKind, full bool) {
+// seriesRole is the part a series name plays in its metric family's exposition.
+type seriesRole uint8
+
+const (
+	roleFamily  seriesRole = iota // the family name itself (a counter's x_total, a gauge's x)
+	roleBucket                    // x_bucket
+	roleCount                     // x_count
+	roleSum                       // x_sum
+	roleCreated                   // x_created (OpenMetrics)
+)
+
+var roleSuffix = [...]string{roleFamily: "", roleBucket: "_bucket", roleCount: "_count", roleSum: "_sum", roleCreated: "_created"}
+
+// familyRoles are the series names a family of each kind puts in the exposition: a gauge named
+// <histogram>_count would replace the histogram's count series, so every one of them is claimed.
+var familyRoles = [...][]seriesRole{
+	kindCounter:              {roleFamily, roleCreated},
+	kindGauge:                {roleFamily},
+	kindUpDown:               {roleFamily},
+	kindHistogram:            {roleFamily, roleBucket, roleCount, roleSum, roleCreated},
+	kindExponentialHistogram: {roleFamily, roleBucket, roleCount, roleSum, roleCreated},
+	kindSummary:              {roleFamily, roleCount, roleSum, roleCreated},
+}
+
+// owner is the family that claimed a series name: its kind and the role the name plays in it.
+// Given the series name, the pair identifies the family.
+type owner struct {
+	kind promKind
+	role seriesRole
+}
+
+// seriesName writes the name of role r of family name (kind k) into buf.
+func seriesName(buf []byte, name string, k promKind, r seriesRole) []byte {
+	if r == roleFamily {
+		return append(buf, name...)
+	}
+	base := name
+	if k == kindCounter {
+		base = strings.TrimSuffix(name, "_total")
+	}
+	return append(append(buf, base...), roleSuffix[r]...)
+}
+
+// claim records that the family name of kind k uses its series names, and reports the kind of
+// a family that already owns one of them (k itself when none does). The first family seen owns
+// its names for the life of the processor. When the table is full, new names are owned only for
+// the rest of the current batch (local).
+func (t *nameTable) claim(name string, k promKind, local *map[string]owner) (ownerKind promKind, full bool) {
+	var arr [128]byte
+	roles := familyRoles[k]
 	t.mu.RLock()
-	owner, hit := t.kinds[name]
+	missing := false
+	for _, r := range roles {
+		b := seriesName(arr[:0], name, k, r)
+		o, hit := t.kinds[string(b)]
+		if hit && o != (owner{k, r}) {
+			t.mu.RUnlock()
+			return o.kind, false
+		}
+		missing = missing || !hit
+	}
 	t.mu.RUnlock()
-	if hit {
-		return owner, false
+	if !missing {
+		return k, false
 	}
+
 	t.mu.Lock()
-	if owner, hit = t.kinds[name]; hit {
-		t.mu.Unlock()
-		return owner, false
+	for _, r := range roles {
+		b := seriesName(arr[:0], name, k, r)
+		if o, hit := t.kinds[string(b)]; hit && o != (owner{k, r}) {
+			t.mu.Unlock()
+			return o.kind, false
+		}
 	}
-	if len(t.kinds) < t.max {
-		t.kinds[strings.Clone(name)] = k
+	if len(t.kinds)+len(roles) <= t.max {
+		for _, r := range roles {
+			b := seriesName(arr[:0], name, k, r)
+			if _, hit := t.kinds[string(b)]; !hit {
+				t.kinds[string(b)] = owner{k, r}
+			}
+		}
 		t.mu.Unlock()
 		return k, false
 	}
@@ -261,12 +385,17 @@ func (t *nameTable) claim(name string, k promKind, local *map[string]promKind) (
 	t.mu.Unlock()
 
 	if *local == nil {
-		*local = make(map[string]promKind)
+		*local = make(map[string]owner)
 	}
-	if owner, hit = (*local)[name]; hit {
-		return owner, noteFull
+	for _, r := range roles {
+		b := seriesName(arr[:0], name, k, r)
+		if o, hit := (*local)[string(b)]; hit && o != (owner{k, r}) {
+			return o.kind, noteFull
+		}
 	}
-	(*local)[name] = k
+	for _, r := range roles {
+		(*local)[string(seriesName(arr[:0], name, k, r))] = owner{k, r}
+	}
 	return k, noteFull
 }
 
@@ -301,25 +430,27 @@ func (sc *scratch) value() pcommon.Value {
 // after data point are translated without touching the shared, locked table.
 type keyMemo struct {
 	next int
+	used [16]bool
 	in   [16]string
-	out  [16]string
+	out  [16]labelResult
 }
 
-func (km *keyMemo) lookup(t *nameTable, k string) string {
+func (km *keyMemo) lookup(t *nameTable, k string) labelResult {
 	for i := range km.in {
-		if km.in[i] == k && k != "" {
+		if km.used[i] && km.in[i] == k {
 			return km.out[i]
 		}
 	}
 	out := t.labelKey(k)
-	km.in[km.next], km.out[km.next] = k, out
+	km.in[km.next], km.out[km.next], km.used[km.next] = k, out, true
 	km.next = (km.next + 1) % len(km.in)
 	return out
 }
 
-// escapeLabelKeys renames every attribute key to its Prometheus form. Keys that already are in
-// that form (the common case) cost one byte scan and nothing else.
-func (t *nameTable) escapeLabelKeys(m pcommon.Map, sc *scratch) {
+// escapeLabelKeys renames every attribute key to its final Prometheus form and counts, by
+// reason, the keys that were reserved or invalid. Keys that already are in that form (the common
+// case) cost one byte scan and nothing else.
+func (t *nameTable) escapeLabelKeys(m pcommon.Map, sc *scratch, replaced *[numLabelReasons]int64) {
 	var buf [8]string
 	todo := buf[:0]
 	for k := range m.All() {
@@ -328,8 +459,10 @@ func (t *nameTable) escapeLabelKeys(m pcommon.Map, sc *scratch) {
 		}
 	}
 	for _, k := range todo {
-		if out := sc.memo.lookup(t, k); out != k {
-			mergeKey(m, k, out, sc)
+		r := sc.memo.lookup(t, k)
+		replaced[r.reason]++
+		if r.out != k {
+			mergeKey(m, k, r.out, sc)
 		}
 	}
 }

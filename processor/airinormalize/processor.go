@@ -48,8 +48,10 @@ type normalizer struct {
 	resourceSources [numLabels][]string
 
 	// The option slices are built once and passed with "...", so recording allocates nothing.
-	signalOpts [numSignals][]metric.AddOption
-	labelOpts  [numSignals][numLabels][]metric.AddOption
+	signalOpts  [numSignals][]metric.AddOption
+	labelOpts   [numSignals][numLabels][]metric.AddOption
+	keyOpts     [numLabelReasons][]metric.AddOption
+	droppedOpts [numDropReasons][]metric.AddOption
 }
 
 func newNormalizer(set processor.Settings, cfg *Config) (*normalizer, error) {
@@ -79,6 +81,12 @@ func newNormalizer(set processor.Settings, cfg *Config) (*normalizer, error) {
 			}
 		}
 	}
+	for r, name := range map[labelReason]string{labelReserved: "reserved", labelInvalid: "invalid"} {
+		p.keyOpts[r] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", name)))}
+	}
+	for r := range numDropReasons {
+		p.droppedOpts[r] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", dropReasonNames[r])))}
+	}
 	return p, nil
 }
 
@@ -104,7 +112,17 @@ type batchStats struct {
 	collisionPoints int64
 	rescaled        int64
 	notRescaled     int64
+	labelsReplaced  [numLabelReasons]int64
+	dropped         [numDropReasons]int64
 }
+
+// Reasons a metric's data points are dropped (the reason attribute of dropped_points).
+const (
+	dropInvalidName = iota
+	numDropReasons
+)
+
+var dropReasonNames = [numDropReasons]string{"invalid_name"}
 
 // addResource adds the per-resource events, weighted by the resource's number of items.
 func (st *batchStats) addResource(lv *labelValues, items int64) {
@@ -146,6 +164,16 @@ func (p *normalizer) record(ctx context.Context, signal int, st *batchStats) {
 	}
 	if st.notRescaled > 0 {
 		tb.AiriNormalizeHistogramsNotRescaled.Add(ctx, st.notRescaled)
+	}
+	for _, r := range []labelReason{labelReserved, labelInvalid} {
+		if st.labelsReplaced[r] > 0 {
+			tb.AiriNormalizeLabelKeysReplaced.Add(ctx, st.labelsReplaced[r], p.keyOpts[r]...)
+		}
+	}
+	for r := range numDropReasons {
+		if st.dropped[r] > 0 {
+			tb.AiriNormalizeDroppedPoints.Add(ctx, st.dropped[r], p.droppedOpts[r]...)
+		}
 	}
 }
 

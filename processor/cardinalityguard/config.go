@@ -91,9 +91,18 @@ type Config struct {
 	// (over all output series). A point of a new member while it is full is dropped and
 	// counted. Must be > 0. Default 1000000.
 	MaxMembers int `mapstructure:"max_members"`
+	// MaxMembersPerMetric is each metric name's share of max_members: a point of a new member of
+	// a metric that has this many is dropped and counted, while other metrics keep creating
+	// theirs. 0 (the default) means a fifth of max_members. Must be >= 0 and <= max_members.
+	MaxMembersPerMetric int `mapstructure:"max_members_per_metric"`
 	// StaleAfter is how long an input or output series may go unseen before it is forgotten.
 	// Must be > 0. Default 5m.
 	StaleAfter time.Duration `mapstructure:"stale_after"`
+	// MaxFuture is how far past the collector's clock a data point's timestamp may be. A point
+	// further ahead is dropped and counted (reason "future"): accepted, it would make every
+	// later point of its series look out of order and freeze the series. Must be > 0.
+	// Default 5m.
+	MaxFuture time.Duration `mapstructure:"max_future"`
 	// MaxLabelValueLength truncates longer label values (bytes) with the "[truncated]"
 	// marker. 0 disables truncation; otherwise must be >= 16. Default 2048.
 	MaxLabelValueLength int `mapstructure:"max_label_value_length"`
@@ -130,10 +139,19 @@ func createDefaultConfig() component.Config {
 		MaxSeriesTotal:       0,
 		MaxMembers:           1_000_000,
 		StaleAfter:           5 * time.Minute,
+		MaxFuture:            5 * time.Minute,
 		MaxLabelValueLength:  2048,
 		MaxLabelsPerSeries:   30,
 		MaxExemplarsPerPoint: 4,
 	}
+}
+
+// membersPerMetric is the effective max_members_per_metric.
+func (c *Config) membersPerMetric() int {
+	if c.MaxMembersPerMetric > 0 {
+		return c.MaxMembersPerMetric
+	}
+	return max(1, c.MaxMembers/5)
 }
 
 // Validate checks the configuration and reports every problem at once.
@@ -148,8 +166,14 @@ func (c *Config) Validate() error {
 	if c.MaxMembers <= 0 {
 		errs = append(errs, fmt.Errorf("max_members: must be > 0, got %d", c.MaxMembers))
 	}
+	if c.MaxMembersPerMetric < 0 || (c.MaxMembers > 0 && c.MaxMembersPerMetric > c.MaxMembers) {
+		errs = append(errs, fmt.Errorf("max_members_per_metric: must be >= 0 (0 = a fifth of max_members) and <= max_members (%d), got %d", c.MaxMembers, c.MaxMembersPerMetric))
+	}
 	if c.StaleAfter <= 0 {
 		errs = append(errs, fmt.Errorf("stale_after: must be > 0, got %s", c.StaleAfter))
+	}
+	if c.MaxFuture <= 0 {
+		errs = append(errs, fmt.Errorf("max_future: must be > 0, got %s", c.MaxFuture))
 	}
 	if c.MaxLabelValueLength != 0 && c.MaxLabelValueLength < 16 {
 		errs = append(errs, fmt.Errorf("max_label_value_length: must be 0 (off) or >= 16, got %d", c.MaxLabelValueLength))

@@ -18,7 +18,11 @@ import (
 // so the output is never lossy, only slightly more detailed near zero.
 
 const (
-	minExpScale = -10
+	// minExpScale is the lowest scale the shipped exporters convert (the Prometheus exporter
+	// and remote write reject anything below -4 as a native histogram). At -4 one bucket spans
+	// a factor of 2^16, so every finite float64 fits in 136 buckets: a merge never needs to go
+	// lower, and an input point below it is dropped and counted (unsupported_scale).
+	minExpScale = -4
 	maxExpScale = 20
 	// maxExpBuckets bounds each merged bucket range (positive and negative); a wider
 	// merge is downscaled further, as the SDK's max_size does (2x its default of 160).
@@ -53,6 +57,16 @@ func fits(a *expBuckets, as int32, b *expBuckets, bs int32, target int32) bool {
 		return bhi-blo < maxExpBuckets
 	}
 	return true
+}
+
+// fitsAtMinScale reports whether buckets b at scale s span at most maxExpBuckets at minExpScale.
+func fitsAtMinScale(b pmetric.ExponentialHistogramDataPointBuckets, s int32) bool {
+	n := b.BucketCounts().Len()
+	if n == 0 {
+		return true
+	}
+	d := s - minExpScale
+	return (int64(b.Offset())+int64(n)-1)>>d-int64(b.Offset())>>d < maxExpBuckets
 }
 
 type expState struct {
@@ -162,6 +176,17 @@ func loadBuckets(dst *expBuckets, b pmetric.ExponentialHistogramDataPointBuckets
 }
 
 func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now int64) {
+	if !g.admit(dp.Timestamp()) {
+		return
+	}
+	if dp.Scale() < minExpScale || dp.Scale() > maxExpScale ||
+		!fitsAtMinScale(dp.Positive(), dp.Scale()) || !fitsAtMinScale(dp.Negative(), dp.Scale()) {
+		// outside what the exporters convert (below -4), what the specification defines (above
+		// 20), or too wide to fit maxExpBuckets even at -4; checked before the point is
+		// resolved, so it creates no empty series
+		g.cnt.dropped[dropUnsupportedScale]++
+		return
+	}
 	r := g.resolve(c, dp.Attributes(), now)
 	if !r.ok {
 		return
@@ -187,10 +212,6 @@ func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now 
 		x.exp.scale, x.exp.zeroCount, x.exp.zeroThreshold = maxExpScale, 0, 0
 		x.exp.pos.counts, x.exp.neg.counts = x.exp.pos.counts[:0], x.exp.neg.counts[:0]
 	}
-	if dp.Scale() < minExpScale || dp.Scale() > maxExpScale {
-		g.cnt.dropped++ // outside the specification's range: no defined bucket mapping
-		return
-	}
 	in := &g.expTmp
 	in.scale = dp.Scale()
 	in.zeroCount, in.zeroThreshold = dp.ZeroCount(), dp.ZeroThreshold()
@@ -207,7 +228,7 @@ func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now 
 			m.ext = &memberExt{exp: &expState{scale: maxExpScale}}
 		} else {
 			if uint64(dp.Timestamp()) < m.ts {
-				g.cnt.dropped++
+				g.cnt.dropped[dropOutOfOrder]++
 				return
 			}
 			target = min(target, m.ext.exp.scale)
@@ -218,17 +239,21 @@ func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now 
 		target--
 	}
 	if !fits(&x.exp.pos, x.exp.scale, &in.pos, in.scale, target) || !fits(&x.exp.neg, x.exp.scale, &in.neg, in.scale, target) {
-		g.cnt.dropped++ // bucket indexes too far apart to merge in bounded memory
+		// bucket indexes too far apart to merge in bounded memory at the lowest scale the
+		// exporters convert (only offsets beyond the float range get here)
+		g.cnt.dropped[dropUnsupportedScale]++
 		return
 	}
 	x.exp.downscaleTo(target)
 	in.downscaleTo(target)
+	sum := 0.0
 	if m != nil && !r.newMember {
 		old := m.ext.exp
 		old.downscaleTo(target)
 		reset := uint64(dp.StartTimestamp()) != m.start || dp.Count() < m.ext.count || in.zeroCount < old.zeroCount ||
 			!in.pos.geq(old.pos) || !in.neg.geq(old.neg)
 		if !reset {
+			sum = m.ext.sum // kept when the point's own sum is NaN or infinite
 			x.exp.pos.sub(old.pos)
 			x.exp.neg.sub(old.neg)
 			x.exp.zeroCount -= min(x.exp.zeroCount, old.zeroCount)
@@ -236,16 +261,17 @@ func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now 
 			x.sum -= m.ext.sum
 		}
 	}
+	sum = g.finiteSum(dp.Sum(), sum)
 	x.exp.pos.add(in.pos)
 	x.exp.neg.add(in.neg)
-	x.exp.zeroCount += in.zeroCount
+	x.exp.zeroCount = satAddU(x.exp.zeroCount, in.zeroCount)
 	x.exp.zeroThreshold = max(x.exp.zeroThreshold, in.zeroThreshold)
-	x.count += dp.Count()
-	x.sum += dp.Sum()
+	x.count = satAddU(x.count, dp.Count())
+	x.sum = satF(x.sum + sum)
 	combineMinMax(x, dp.HasMin(), dp.Min(), dp.HasMax(), dp.Max())
 	if m != nil {
 		m.ext.exp.copyFrom(in)
-		m.ext.count, m.ext.sum = dp.Count(), dp.Sum()
+		m.ext.count, m.ext.sum = dp.Count(), sum
 		m.start, m.ts = uint64(dp.StartTimestamp()), uint64(dp.Timestamp())
 	}
 }

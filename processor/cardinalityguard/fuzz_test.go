@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airi-otel/otelcol-airi/internal/hostile"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
@@ -30,6 +31,13 @@ func FuzzProcessMetrics(f *testing.F) {
 	f.Add([]byte(`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"h","histogram":{"aggregationTemporality":2,"dataPoints":[{"count":"3","bucketCounts":["1"],"explicitBounds":[1,2,"NaN"]},{"count":"1","bucketCounts":["1","0","0","0"],"explicitBounds":[3,2,1]}]}}]}]}]}`))
 	f.Add([]byte(`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"e","exponentialHistogram":{"aggregationTemporality":2,"dataPoints":[{"scale":-100,"count":"1","positive":{"offset":-2147483648,"bucketCounts":["1"]}},{"scale":100,"count":"1","negative":{"offset":2147483647,"bucketCounts":["1","1"]}}]}}]}]}]}`))
 	f.Add([]byte(`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"s","sum":{"aggregationTemporality":0,"dataPoints":[{"asInt":"1"}]}},{"name":"g"}]}]}]}`))
+	for _, c := range hostile.Cases("fuzz", time.Unix(1_700_000_000, 0)) {
+		if c.Name == "family_name_collisions" {
+			// two types under one name: airi_normalize's to resolve (FuzzPipelineExposition)
+			continue
+		}
+		f.Add(c.JSON()) // the hostile points of issue 12
+	}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		md, err := (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics(data)

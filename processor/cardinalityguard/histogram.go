@@ -88,6 +88,9 @@ func combineMinMax(x *seriesExt, hasMin bool, mn float64, hasMax bool, mx float6
 }
 
 func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
+	if !g.admit(dp.Timestamp()) {
+		return
+	}
 	r := g.resolve(c, dp.Attributes(), now)
 	if !r.ok {
 		return
@@ -106,12 +109,19 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
 	initHistExt(s, dp)
 	x := s.ext
 	mapped := g.mapBuckets(dp, x.bounds)
+	// The count is the sum of the buckets: a point whose count disagrees with them would make
+	// the exported le buckets non-cumulative (+Inf is the count).
+	var count uint64
+	for _, v := range mapped {
+		count = satAddU(count, v)
+	}
 	if c.kind == kDeltaHist {
+		sum := g.finiteSum(dp.Sum(), 0)
 		if first {
 			o.ExplicitBounds().FromRaw(x.bounds)
 			o.BucketCounts().FromRaw(mapped)
-			o.SetCount(dp.Count())
-			o.SetSum(dp.Sum())
+			o.SetCount(count)
+			o.SetSum(sum)
 			if dp.HasMin() {
 				o.SetMin(dp.Min())
 			}
@@ -123,11 +133,11 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
 		bc := o.BucketCounts()
 		for i, v := range mapped {
 			if i < bc.Len() {
-				bc.SetAt(i, bc.At(i)+v)
+				bc.SetAt(i, satAddU(bc.At(i), v))
 			}
 		}
-		o.SetCount(o.Count() + dp.Count())
-		o.SetSum(o.Sum() + dp.Sum())
+		o.SetCount(satAddU(o.Count(), count))
+		o.SetSum(satF(o.Sum() + sum))
 		if dp.HasMin() && (!o.HasMin() || dp.Min() < o.Min()) {
 			o.SetMin(dp.Min())
 		}
@@ -138,36 +148,41 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
 	}
 	// cumulative
 	m := &g.members[r.mi]
+	var sum float64
 	if r.newMember {
 		if s.start == 0 {
 			s.start = uint64(dp.StartTimestamp())
 		}
 		m.ext = &memberExt{}
+		sum = g.finiteSum(dp.Sum(), 0)
 	} else {
 		if uint64(dp.Timestamp()) < m.ts {
-			g.cnt.dropped++
+			g.cnt.dropped[dropOutOfOrder]++
 			return
 		}
-		reset := uint64(dp.StartTimestamp()) != m.start || dp.Count() < m.ext.count || len(m.ext.counts) != len(mapped)
+		reset := uint64(dp.StartTimestamp()) != m.start || count < m.ext.count || len(m.ext.counts) != len(mapped)
 		for i := 0; !reset && i < len(mapped); i++ {
 			reset = mapped[i] < m.ext.counts[i]
 		}
-		if !reset {
+		if reset {
+			sum = g.finiteSum(dp.Sum(), 0)
+		} else {
+			sum = g.finiteSum(dp.Sum(), m.ext.sum)
 			for i, v := range m.ext.counts {
-				x.counts[i] -= v
+				x.counts[i] -= min(x.counts[i], v)
 			}
-			x.count -= m.ext.count
+			x.count -= min(x.count, m.ext.count)
 			x.sum -= m.ext.sum
 		}
 	}
 	for i, v := range mapped {
-		x.counts[i] += v
+		x.counts[i] = satAddU(x.counts[i], v)
 	}
-	x.count += dp.Count()
-	x.sum += dp.Sum()
+	x.count = satAddU(x.count, count)
+	x.sum = satF(x.sum + sum)
 	combineMinMax(x, dp.HasMin(), dp.Min(), dp.HasMax(), dp.Max())
 	m.ext.counts = append(m.ext.counts[:0], mapped...)
-	m.ext.count, m.ext.sum = dp.Count(), dp.Sum()
+	m.ext.count, m.ext.sum = count, sum
 	m.start, m.ts = uint64(dp.StartTimestamp()), uint64(dp.Timestamp())
 }
 
@@ -197,6 +212,9 @@ func finalizeHist(s *series, o pmetric.HistogramDataPoint) {
 // (then they are that member's own quantiles); a series that merges several members is
 // emitted with count and sum only. Either way there is one point per identity.
 func (g *guard) summaryPoint(c *mctx, dp pmetric.SummaryDataPoint, now int64) {
+	if !g.admit(dp.Timestamp()) {
+		return
+	}
 	r := g.resolve(c, dp.Attributes(), now)
 	if !r.ok {
 		return
@@ -216,25 +234,30 @@ func (g *guard) summaryPoint(c *mctx, dp pmetric.SummaryDataPoint, now int64) {
 	}
 	x := s.ext
 	m := &g.members[r.mi]
+	var sum float64
 	if r.newMember {
 		if s.start == 0 {
 			s.start = uint64(dp.StartTimestamp())
 		}
 		m.ext = &memberExt{}
+		sum = g.finiteSum(dp.Sum(), 0)
 	} else {
 		if uint64(dp.Timestamp()) < m.ts {
-			g.cnt.dropped++
+			g.cnt.dropped[dropOutOfOrder]++
 			return
 		}
 		reset := uint64(dp.StartTimestamp()) != m.start || dp.Count() < m.ext.count
-		if !reset {
-			x.count -= m.ext.count
+		if reset {
+			sum = g.finiteSum(dp.Sum(), 0)
+		} else {
+			sum = g.finiteSum(dp.Sum(), m.ext.sum)
+			x.count -= min(x.count, m.ext.count)
 			x.sum -= m.ext.sum
 		}
 	}
-	x.count += dp.Count()
-	x.sum += dp.Sum()
-	m.ext.count, m.ext.sum = dp.Count(), dp.Sum()
+	x.count = satAddU(x.count, dp.Count())
+	x.sum = satF(x.sum + sum)
+	m.ext.count, m.ext.sum = dp.Count(), sum
 	m.start, m.ts = uint64(dp.StartTimestamp()), uint64(dp.Timestamp())
 	e.lastSum = dp
 	e.hasLastSum = true

@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor/processorhelper"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/airi-otel/otelcol-airi/internal/pmetricutil"
 	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/metadata"
@@ -54,8 +56,24 @@ type touchedEntry struct {
 	hasLastSum bool
 }
 
+// Reasons an input data point is not applied (the reason attribute of dropped_points).
+const (
+	dropInvalid          = iota // no defined merge: empty metric, unspecified temporality
+	dropMemberLimit             // a new member while max_members is full
+	dropOutOfOrder              // older than its member's last applied point
+	dropFuture                  // timestamp more than max_future past the collector's clock
+	dropNonFinite               // NaN or infinite value
+	dropUnsupportedScale        // exponential-histogram scale the exporters cannot convert
+	numDropReasons
+)
+
+var dropReasonNames = [numDropReasons]string{
+	"invalid", "member_limit", "out_of_order", "future", "non_finite", "unsupported_scale",
+}
+
 type counters struct {
-	overflow, stripped, rewritten, evicted, dropped int64
+	overflow, stripped, rewritten, evicted int64
+	dropped                                [numDropReasons]int64
 }
 
 type guard struct {
@@ -64,6 +82,8 @@ type guard struct {
 	rules *labelRules
 	now   func() time.Time
 	tel   *metadata.TelemetryBuilder
+	// dropOpts are built once, so recording a drop allocates nothing.
+	dropOpts [numDropReasons][]metric.AddOption
 
 	defaultRules metricRules
 	overrides    map[string]*metricRules
@@ -82,8 +102,11 @@ type guard struct {
 	freeMetrics  []uint32
 	regularTotal int
 
-	epoch     uint32
-	lastSweep int64
+	epoch            uint32
+	lastSweep        int64
+	membersPerMetric int // effective max_members_per_metric
+	// horizon is the latest timestamp accepted in the current batch (now + max_future).
+	horizon uint64
 
 	// per-batch scratch, reused
 	h        hasher
@@ -127,6 +150,10 @@ func newGuard(cfg *Config, tel *metadata.TelemetryBuilder) *guard {
 		outScope:     map[[2]uint64]pmetric.ScopeMetrics{},
 		outMet:       map[uint64]pmetric.Metric{},
 	}
+	g.membersPerMetric = cfg.membersPerMetric()
+	for r := range numDropReasons {
+		g.dropOpts[r] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", dropReasonNames[r])))}
+	}
 	g.defaultRules = metricRules{agg: toAgg(cfg.GaugeAggregation), limit: cfg.MaxSeriesPerMetric}
 	for name, o := range cfg.Metrics {
 		r := g.defaultRules
@@ -151,6 +178,7 @@ func (g *guard) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now().UnixNano()
+	g.horizon = uint64(now) + uint64(g.cfg.MaxFuture)
 	g.cnt = counters{}
 	g.maybeSweep(now)
 	g.epoch++
@@ -195,7 +223,9 @@ func (g *guard) report(ctx context.Context) {
 	g.lifetime.stripped += g.cnt.stripped
 	g.lifetime.rewritten += g.cnt.rewritten
 	g.lifetime.evicted += g.cnt.evicted
-	g.lifetime.dropped += g.cnt.dropped
+	for r, d := range g.cnt.dropped {
+		g.lifetime.dropped[r] += d
+	}
 	if g.tel == nil {
 		return
 	}
@@ -211,8 +241,10 @@ func (g *guard) report(ctx context.Context) {
 	if g.cnt.evicted > 0 {
 		g.tel.ProcessorCardinalityGuardEvictedSeries.Add(ctx, g.cnt.evicted)
 	}
-	if g.cnt.dropped > 0 {
-		g.tel.ProcessorCardinalityGuardDroppedPoints.Add(ctx, g.cnt.dropped)
+	for r, d := range g.cnt.dropped {
+		if d > 0 {
+			g.tel.ProcessorCardinalityGuardDroppedPoints.Add(ctx, d, g.dropOpts[r]...)
+		}
 	}
 	if d := g.liveSeries - g.reportedSeries; d != 0 {
 		g.tel.ProcessorCardinalityGuardSeriesActive.Add(ctx, int64(d))
@@ -262,7 +294,7 @@ func (g *guard) processMetric(rm pmetric.ResourceMetrics, sm pmetric.ScopeMetric
 		// Empty metrics and an unspecified temporality are invalid OTLP with no defined
 		// merge (the Prometheus exporters drop them too): dropped and counted, so nothing
 		// unmerged can put two points with one identity into an export.
-		g.cnt.dropped += int64(pmetricutil.DataPointCount(m))
+		g.cnt.dropped[dropInvalid] += int64(pmetricutil.DataPointCount(m))
 		return
 	}
 	c.base = combine(combine(rh, sh), g.h.str(m.Name(), m.Unit(), string(rune('a'+k)), boolStr(mono)))
@@ -586,8 +618,10 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64) resolved {
 			g.cnt.rewritten += int64(m.nRewrite)
 			return resolved{si: m.series, mi: mi, ok: true}
 		}
-		if g.liveMembers >= g.cfg.MaxMembers {
-			g.cnt.dropped++
+		if g.liveMembers >= g.cfg.MaxMembers || g.metricStates[c.ms].members >= g.membersPerMetric {
+			// the per-metric share keeps one metric's exploding label from taking the whole
+			// pool and starving every other metric's new series
+			g.cnt.dropped[dropMemberLimit]++
 			return resolved{}
 		}
 	}
@@ -671,6 +705,7 @@ func (g *guard) newMember(h uint64, si uint32, now int64) uint32 {
 	}
 	s.head = mi
 	s.members++
+	g.metricStates[s.metric].members++
 	g.memberIdx.insert(h, mi)
 	g.liveMembers++
 	return mi
@@ -757,7 +792,42 @@ func numValue(dp pmetric.NumberDataPoint) (uint64, bool) {
 	return uint64(dp.IntValue()), true
 }
 
+// admit reports whether a point may enter the guard's state, counting it when not. It runs
+// before the point is resolved, so a rejected point creates no series and no member.
+func (g *guard) admit(ts pcommon.Timestamp) bool {
+	if uint64(ts) > g.horizon {
+		// accepted, every later point of its member would be out of order: frozen for good
+		g.cnt.dropped[dropFuture]++
+		return false
+	}
+	return true
+}
+
+// finiteSum returns v, or keep when v is NaN or infinite (counted): folded into a running
+// merged sum it would stay there for good. The point's counts are still applied.
+func (g *guard) finiteSum(v, keep float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		g.cnt.dropped[dropNonFinite]++
+		return keep
+	}
+	return v
+}
+
 func (g *guard) numberPoint(c *mctx, dp pmetric.NumberDataPoint, now int64) {
+	if !g.admit(dp.Timestamp()) {
+		return
+	}
+	if dp.ValueType() == pmetric.NumberDataPointValueTypeEmpty && !dp.Flags().NoRecordedValue() {
+		// a point without a value would be merged (and exported) as 0
+		g.cnt.dropped[dropInvalid]++
+		return
+	}
+	v, vInt := numValue(dp)
+	if !vInt && !dp.Flags().NoRecordedValue() && (math.IsNaN(numF(v, false)) || math.IsInf(numF(v, false), 0)) {
+		// a NaN or infinite value would poison every later merged value of the series
+		g.cnt.dropped[dropNonFinite]++
+		return
+	}
 	r := g.resolve(c, dp.Attributes(), now)
 	if !r.ok {
 		return
@@ -772,12 +842,6 @@ func (g *guard) numberPoint(c *mctx, dp pmetric.NumberDataPoint, now int64) {
 	addExemplars(o.Exemplars(), dp.Exemplars(), g.cfg.MaxExemplarsPerPoint)
 	if dp.Flags().NoRecordedValue() {
 		// a staleness marker carries no value; it only refreshes the series
-		return
-	}
-	v, vInt := numValue(dp)
-	if !vInt && (math.IsNaN(numF(v, false)) || math.IsInf(numF(v, false), 0)) {
-		// a NaN or infinite value would poison every later merged value of the series
-		g.cnt.dropped++
 		return
 	}
 	switch c.kind {
@@ -806,7 +870,7 @@ func (g *guard) numberPoint(c *mctx, dp pmetric.NumberDataPoint, now int64) {
 			s.total, s.flags = addFlag(s.total, s.flags, v, vInt)
 		} else {
 			if uint64(dp.Timestamp()) < m.ts {
-				g.cnt.dropped++
+				g.cnt.dropped[dropOutOfOrder]++
 				return
 			}
 			mInt := m.flags&fInt != 0
@@ -824,7 +888,7 @@ func (g *guard) numberPoint(c *mctx, dp pmetric.NumberDataPoint, now int64) {
 		m := &g.members[r.mi]
 		mInt := m.flags&fInt != 0
 		if !r.newMember && uint64(dp.Timestamp()) < m.ts {
-			g.cnt.dropped++
+			g.cnt.dropped[dropOutOfOrder]++
 			return
 		}
 		if !vInt {
@@ -837,6 +901,11 @@ func (g *guard) numberPoint(c *mctx, dp pmetric.NumberDataPoint, now int64) {
 			} else {
 				d, dInt := numSub(v, vInt, m.val, mInt)
 				s.total, s.flags = addFlag(s.total, s.flags, d, dInt)
+			}
+			if saturated(s.total, s.flags&fInt != 0) {
+				// a running sum that hit the float range no longer equals the members' sum:
+				// recomputed from them when emitted, so it recovers once they come down
+				s.flags |= fDirty
 			}
 		case aggMax, aggMin:
 			x := numF(v, vInt)
@@ -876,6 +945,9 @@ func (g *guard) finalize() {
 	for i := range g.touched {
 		e := &g.touched[i]
 		s := &g.series[e.si]
+		if s.kind.stateful() {
+			stampMonotonic(s, e)
+		}
 		switch s.kind {
 		case kCumSum:
 			e.num.SetStartTimestamp(pcommon.Timestamp(s.start))
@@ -892,6 +964,43 @@ func (g *guard) finalize() {
 	}
 }
 
+// stampMonotonic makes the timestamp of a merged series' output point strictly later (by at
+// least a millisecond, the Prometheus resolution) than the one it emitted last. The point is
+// stamped with the latest of its inputs, and a member that joins late (a retried batch, a
+// second sender) may be older than what was already emitted: the exporters keep the newest
+// point of a series, so a merged total stamped older would be discarded and the series would
+// undercount. Two exports of one series may also reach an exporter in either order; strictly
+// increasing stamps make the one computed last win.
+func stampMonotonic(s *series, e *touchedEntry) {
+	var ts pcommon.Timestamp
+	switch s.kind {
+	case kGauge, kCumSum:
+		ts = e.num.Timestamp()
+	case kCumHist:
+		ts = e.hist.Timestamp()
+	case kCumExp:
+		ts = e.exp.Timestamp()
+	case kSummary:
+		ts = e.sum.Timestamp()
+	default:
+		return
+	}
+	if s.emitted != 0 && uint64(ts) <= s.emitted {
+		ts = pcommon.Timestamp(s.emitted + uint64(time.Millisecond))
+	}
+	s.emitted = uint64(ts)
+	switch s.kind {
+	case kGauge, kCumSum:
+		e.num.SetTimestamp(ts)
+	case kCumHist:
+		e.hist.SetTimestamp(ts)
+	case kCumExp:
+		e.exp.SetTimestamp(ts)
+	case kSummary:
+		e.sum.SetTimestamp(ts)
+	}
+}
+
 func setNum(dp pmetric.NumberDataPoint, bits uint64, isInt bool) {
 	if isInt {
 		dp.SetIntValue(int64(bits))
@@ -904,6 +1013,17 @@ func (g *guard) finalizeGauge(s *series, dp pmetric.NumberDataPoint) {
 	isInt := s.flags&fInt != 0
 	switch s.agg {
 	case aggSum:
+		if s.flags&fDirty != 0 {
+			s.total, s.flags = 0, s.flags|fInt
+			for mi := s.head; mi != 0; mi = g.members[mi].next {
+				m := &g.members[mi]
+				s.total, s.flags = addFlag(s.total, s.flags, m.val, m.flags&fInt != 0)
+			}
+			isInt = s.flags&fInt != 0
+			if !saturated(s.total, isInt) {
+				s.flags &^= fDirty
+			}
+		}
 		setNum(dp, s.total, isInt)
 		return
 	case aggMax, aggMin:
@@ -968,6 +1088,7 @@ func (g *guard) sweep(cutoff int64) {
 			g.members[m.next].prev = m.prev
 		}
 		s.members--
+		g.metricStates[s.metric].members--
 		g.memberIdx.remove(m.hash, uint32(mi))
 		*m = member{}
 		g.freeMembers = append(g.freeMembers, uint32(mi))

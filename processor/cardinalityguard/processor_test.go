@@ -348,7 +348,7 @@ func TestRewriteInLabels(t *testing.T) {
 func TestMemberLimitDropsAndCounts(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig()
-	cfg.MaxMembers = 2
+	cfg.MaxMembers, cfg.MaxMembersPerMetric = 2, 2
 	g, _ := newTestGuard(t, cfg)
 	in := newBuilder()
 	for _, u := range []string{"a", "b", "c"} {
@@ -388,7 +388,7 @@ func TestNaNValuesAreDroppedNotMerged(t *testing.T) {
 	in.gauge("r1", "inflight", attrs("user_id", "b"), 10, math.NaN())
 	p := only(t, flatten(t, run(t, g, in.md)), "inflight")
 	assert.Equal(t, 5.0, p.value)
-	assert.Equal(t, int64(1), g.lifetime.dropped)
+	assert.Equal(t, int64(1), g.lifetime.dropped[dropNonFinite])
 }
 
 func TestIncomingOverflowSeriesJoinsOwnOverflow(t *testing.T) {

@@ -8,8 +8,8 @@ import "math"
 // State layout. Output series and members (input series) live in two slabs indexed by
 // uint32 (index 0 is "none"), found through map[uint64]uint32 keyed by the identity hash.
 // Members of one output series form an intrusive doubly-linked list, so a gauge can be
-// re-aggregated over its members and a member can be unlinked in O(1) on eviction. The
-// structs are kept at 64 bytes; histogram/summary/min-max-last gauge state lives in ext.
+// re-aggregated over its members and a member can be unlinked in O(1) on eviction. A member is
+// kept at 64 bytes, a series at 72; histogram/summary/min-max-last gauge state lives in ext.
 
 type kind uint8
 
@@ -37,7 +37,7 @@ const (
 	fLive     uint8 = 1 << iota
 	fInt            // value bits hold an int64 (all contributions so far were ints)
 	fOverflow       // the overflow series of its metric stream
-	fDirty          // gauge min/max must be recomputed from the members
+	fDirty          // gauge min/max (or a saturated gauge sum) must be recomputed from the members
 	fMono           // monotonic cumulative sum
 )
 
@@ -67,6 +67,7 @@ type series struct {
 	hash     uint64
 	start    uint64 // output start time (first seen), stable across exports
 	total    uint64 // cumulative sum total or gauge sum; int64 or float64 bits (fInt)
+	emitted  uint64 // timestamp of the last output point (stateful kinds; see stampMonotonic)
 	ext      *seriesExt
 	lastSeen int64
 	metric   uint32 // index into guard.metricStates
@@ -120,22 +121,55 @@ type metricState struct {
 	nameHash uint64
 	regular  int // regular output series (count against the budget)
 	overflow int // overflow series (one per producer stream)
+	members  int // members of the metric's series (bounded by max_members_per_metric)
 	limit    int
 }
 
-// num is a number that is an int64 until a double joins it.
+// num is a number that is an int64 until a double joins it, or until an int64 result would
+// wrap: then it continues as a double. A double result beyond the float range saturates at
+// ±MaxFloat64 (inputs are finite: NaN and infinities are dropped before they get here).
 func numAdd(bits uint64, isInt bool, d uint64, dInt bool) (uint64, bool) {
 	if isInt && dInt {
-		return uint64(int64(bits) + int64(d)), true
+		a, b := int64(bits), int64(d)
+		if r := a + b; (r > a) == (b > 0) {
+			return uint64(r), true
+		}
 	}
-	return math.Float64bits(numF(bits, isInt) + numF(d, dInt)), false
+	return math.Float64bits(satF(numF(bits, isInt) + numF(d, dInt))), false
 }
 
 func numSub(bits uint64, isInt bool, d uint64, dInt bool) (uint64, bool) {
 	if isInt && dInt {
-		return uint64(int64(bits) - int64(d)), true
+		a, b := int64(bits), int64(d)
+		if r := a - b; (r < a) == (b > 0) {
+			return uint64(r), true
+		}
 	}
-	return math.Float64bits(numF(bits, isInt) - numF(d, dInt)), false
+	return math.Float64bits(satF(numF(bits, isInt) - numF(d, dInt))), false
+}
+
+// satF clamps an overflowed double to ±MaxFloat64.
+func satF(x float64) float64 {
+	switch {
+	case x > math.MaxFloat64:
+		return math.MaxFloat64
+	case x < -math.MaxFloat64:
+		return -math.MaxFloat64
+	}
+	return x
+}
+
+// saturated reports whether a double number sits at the edge of the float range.
+func saturated(bits uint64, isInt bool) bool {
+	return !isInt && math.Abs(math.Float64frombits(bits)) == math.MaxFloat64
+}
+
+// satAddU adds two counts, saturating at MaxUint64 instead of wrapping.
+func satAddU(a, b uint64) uint64 {
+	if r := a + b; r >= a {
+		return r
+	}
+	return math.MaxUint64
 }
 
 func numF(bits uint64, isInt bool) float64 {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
@@ -42,7 +43,9 @@ func TestTelemetry(t *testing.T) {
 	metadatatest.AssertEqualProcessorCardinalityGuardStrippedLabels(t, tt, []metricdata.DataPoint[int64]{{Value: 4}}, ignore)
 	metadatatest.AssertEqualProcessorCardinalityGuardRewrittenValues(t, tt, []metricdata.DataPoint[int64]{{Value: 3}}, ignore)
 	metadatatest.AssertEqualProcessorCardinalityGuardOverflowPoints(t, tt, []metricdata.DataPoint[int64]{{Value: 1}}, ignore)
-	metadatatest.AssertEqualProcessorCardinalityGuardDroppedPoints(t, tt, []metricdata.DataPoint[int64]{{Value: 1}}, ignore)
+	metadatatest.AssertEqualProcessorCardinalityGuardDroppedPoints(t, tt, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "out_of_order"))},
+	}, ignore)
 	metadatatest.AssertEqualProcessorCardinalityGuardSeriesActive(t, tt, []metricdata.DataPoint[int64]{{Value: 2}}, ignore)
 	metadatatest.AssertEqualProcessorCardinalityGuardMembersActive(t, tt, []metricdata.DataPoint[int64]{{Value: 3}}, ignore)
 

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/airi-otel/otelcol-airi/internal/hostile"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -171,6 +173,9 @@ func FuzzProcessMetrics(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte(`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"histogram":{"dataPoints":[{"count":"3","sum":"NaN","attributes":[{"key":"trace_id","value":{"intValue":"0"}}]}]}}]}]}]}`))
 	f.Add([]byte(`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"sum":{"dataPoints":[{"attributes":[{"key":"trace_id","value":{"stringValue":"00000000-0000-0000-0000-000000000000"}},{"key":"tracking_id","value":{"arrayValue":{"values":[{"stringValue":"a"}]}}}]}]}}]}]}]}`))
+	for _, c := range hostile.Cases("fuzz", time.Unix(1_700_000_000, 0)) {
+		f.Add(c.JSON()) // the hostile points of issue 12
+	}
 
 	cfg := createDefaultConfig().(*Config)
 	p := newTestProcessor(f, cfg)

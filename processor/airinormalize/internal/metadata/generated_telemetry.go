@@ -28,10 +28,12 @@ type TelemetryBuilder struct {
 	registrations                       []metric.Registration
 	AiriNormalizeCollisionPointsDropped metric.Int64Counter
 	AiriNormalizeDefaultsApplied        metric.Int64Counter
+	AiriNormalizeDroppedPoints          metric.Int64Counter
 	AiriNormalizeHistogramsNotRescaled  metric.Int64Counter
 	AiriNormalizeHistogramsRescaled     metric.Int64Counter
 	AiriNormalizeInvalidEnvironment     metric.Int64Counter
 	AiriNormalizeItemsLabelled          metric.Int64Counter
+	AiriNormalizeLabelKeysReplaced      metric.Int64Counter
 	AiriNormalizeMetricsRenamed         metric.Int64Counter
 	AiriNormalizeNameCollisions         metric.Int64Counter
 }
@@ -77,6 +79,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{item}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.AiriNormalizeDroppedPoints, err = builder.meter.Int64Counter(
+		"otelcol_airi_normalize_dropped_points",
+		metric.WithDescription("Number of metric data points dropped because no valid Prometheus series could be made of them (see README). [Development]"),
+		metric.WithUnit("{datapoint}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.AiriNormalizeHistogramsNotRescaled, err = builder.meter.Int64Counter(
 		"otelcol_airi_normalize_histograms_not_rescaled",
 		metric.WithDescription("Number of old-semconv millisecond HTTP duration exponential histograms left under their old name and unit (see README). [Development]"),
@@ -99,6 +107,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_airi_normalize_items_labelled",
 		metric.WithDescription("Number of items (spans, log records, metric data points) that left the processor carrying the required labels. [Development]"),
 		metric.WithUnit("{item}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.AiriNormalizeLabelKeysReplaced, err = builder.meter.Int64Counter(
+		"otelcol_airi_normalize_label_keys_replaced",
+		metric.WithDescription("Number of data-point label keys renamed because they were reserved by Prometheus or the exporters (le, quantile, job, instance, __name__, __*, otel_scope_*; renamed exported_<key>) or had no valid form (renamed key_). [Development]"),
+		metric.WithUnit("{label}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.AiriNormalizeMetricsRenamed, err = builder.meter.Int64Counter(

@@ -53,6 +53,22 @@ func AssertEqualAiriNormalizeDefaultsApplied(t *testing.T, tt *componenttest.Tel
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualAiriNormalizeDroppedPoints(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_airi_normalize_dropped_points",
+		Description: "Number of metric data points dropped because no valid Prometheus series could be made of them (see README). [Development]",
+		Unit:        "{datapoint}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_airi_normalize_dropped_points")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualAiriNormalizeHistogramsNotRescaled(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_airi_normalize_histograms_not_rescaled",
@@ -113,6 +129,22 @@ func AssertEqualAiriNormalizeItemsLabelled(t *testing.T, tt *componenttest.Telem
 		},
 	}
 	got, err := tt.GetMetric("otelcol_airi_normalize_items_labelled")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualAiriNormalizeLabelKeysReplaced(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_airi_normalize_label_keys_replaced",
+		Description: "Number of data-point label keys renamed because they were reserved by Prometheus or the exporters (le, quantile, job, instance, __name__, __*, otel_scope_*; renamed exported_<key>) or had no valid form (renamed key_). [Development]",
+		Unit:        "{label}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_airi_normalize_label_keys_replaced")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }

@@ -21,16 +21,21 @@ func TestSetupTelemetry(t *testing.T) {
 	defer tb.Shutdown()
 	tb.AiriNormalizeCollisionPointsDropped.Add(context.Background(), 1)
 	tb.AiriNormalizeDefaultsApplied.Add(context.Background(), 1)
+	tb.AiriNormalizeDroppedPoints.Add(context.Background(), 1)
 	tb.AiriNormalizeHistogramsNotRescaled.Add(context.Background(), 1)
 	tb.AiriNormalizeHistogramsRescaled.Add(context.Background(), 1)
 	tb.AiriNormalizeInvalidEnvironment.Add(context.Background(), 1)
 	tb.AiriNormalizeItemsLabelled.Add(context.Background(), 1)
+	tb.AiriNormalizeLabelKeysReplaced.Add(context.Background(), 1)
 	tb.AiriNormalizeMetricsRenamed.Add(context.Background(), 1)
 	tb.AiriNormalizeNameCollisions.Add(context.Background(), 1)
 	AssertEqualAiriNormalizeCollisionPointsDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualAiriNormalizeDefaultsApplied(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualAiriNormalizeDroppedPoints(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualAiriNormalizeHistogramsNotRescaled(t, testTel,
@@ -43,6 +48,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualAiriNormalizeItemsLabelled(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualAiriNormalizeLabelKeysReplaced(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualAiriNormalizeMetricsRenamed(t, testTel,

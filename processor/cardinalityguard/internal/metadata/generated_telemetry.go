@@ -66,7 +66,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	var err, errs error
 	builder.ProcessorCardinalityGuardDroppedPoints, err = builder.meter.Int64Counter(
 		"otelcol_processor_cardinality_guard_dropped_points",
-		metric.WithDescription("Number of input data points not applied (out-of-order cumulative/gauge points, or a new member while max_members is full). [Development]"),
+		metric.WithDescription("Number of input data points not applied, by reason (invalid metric, max_members full, out of order, too far in the future, NaN/Inf value, exponential-histogram scale the exporters cannot convert). [Development]"),
 		metric.WithUnit("{datapoint}"),
 	)
 	errs = errors.Join(errs, err)

@@ -24,7 +24,7 @@ func NewSettings(tt *componenttest.Telemetry) processor.Settings {
 func AssertEqualProcessorCardinalityGuardDroppedPoints(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_cardinality_guard_dropped_points",
-		Description: "Number of input data points not applied (out-of-order cumulative/gauge points, or a new member while max_members is full). [Development]",
+		Description: "Number of input data points not applied, by reason (invalid metric, max_members full, out of order, too far in the future, NaN/Inf value, exponential-histogram scale the exporters cannot convert). [Development]",
 		Unit:        "{datapoint}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
