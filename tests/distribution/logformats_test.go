@@ -192,8 +192,8 @@ func dockerLines(t *testing.T, payloads []string) string {
 	return b.String()
 }
 
-// fileLines returns the lines of a file a library wrote, and which of them start the record
-// with request ID id (a text record's traceback follows on the next lines).
+// recordLines returns the lines of the record with request ID id in a file a library wrote:
+// its first line and, for a text record, the traceback lines below it.
 func recordLines(t *testing.T, path, id string) []string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -213,7 +213,7 @@ func recordLines(t *testing.T, path, id string) []string {
 	return nil
 }
 
-// asPod returns w re-keyed to request ID id, as shipped from container c of a pod.
+// asPod returns w re-keyed to request ID id, as shipped from a pod's container.
 func asPod(w wantLog, id, container, wrapper string) wantLog {
 	w.source = wrapper + " " + w.source
 	attrs := make(map[string]string, len(w.attrs))
