@@ -179,7 +179,6 @@ func TestHelmValues(t *testing.T) {
 		values[filepath.Base(f)] = v
 		require.False(t, v.ConfigMap.Create, "%s: the binary runs its embedded config; the chart's must be off", f)
 		require.Empty(t, v.Config, "%s: no chart config: it would not be used", f)
-		require.False(t, v.ClusterRole.Create, "%s: the shipped configs read nothing from the Kubernetes API: no ClusterRole", f)
 
 		c, command := render(t, f, v)
 		require.Equal(t, img.Entrypoint, command, "%s: command.name must be the image's binary", f)
@@ -187,6 +186,9 @@ func TestHelmValues(t *testing.T) {
 
 		name, err := deploytest.ConfigArg(v.Command.ExtraArgs)
 		require.NoError(t, err)
+		// Only the agent reads the Kubernetes API (k8s_attributes: pod labels).
+		require.Equal(t, name == "agent", v.ClusterRole.Create, "%s: a ClusterRole only for the agent's k8s_attributes", f)
+		require.Equal(t, name == "agent", v.ClusterRole.Create && len(v.ClusterRole.Rules) > 0, "%s: clusterRole.rules", f)
 		want := map[string]string{"agent": "daemonset", "gateway": "deployment"}[name]
 		require.Equal(t, want, v.Mode, "%s: airi:%s runs as a %s", f, name, want)
 		require.True(t, strings.HasPrefix(filepath.Base(f), name+"-"), "%s runs airi:%s", f, name)

@@ -268,10 +268,18 @@ func checkCollector(t *testing.T, c collector, args []string, image string, img 
 		require.True(t, ok, "%s: AIRI_STORAGE_DIR=%s is not a volume", where, env["AIRI_STORAGE_DIR"])
 		require.False(t, m.ReadOnly, "%s: the storage volume must be writable", where)
 	}
-	if _, ok := reads["AIRI_LOG_GLOB"]; ok {
-		dir := path.Dir(env["AIRI_LOG_GLOB"])
+	for _, glob := range []string{"AIRI_LOG_GLOB", "AIRI_POD_LOG_GLOB"} {
+		if _, ok := reads[glob]; !ok || env[glob] == "" {
+			continue
+		}
+		// The directory above the glob's first wildcard: /var/log/pods for /var/log/pods/*/*/*.log.
+		dir := env[glob]
+		if i := strings.IndexAny(dir, "*?["); i >= 0 {
+			dir = dir[:i]
+		}
+		dir = path.Dir(dir + "x")
 		_, ok := mounts[dir]
-		require.True(t, ok, "%s: the log directory %s is not mounted", where, dir)
+		require.True(t, ok, "%s: the log directory %s (%s) is not mounted", where, dir, glob)
 	}
 	if _, ok := reads["AIRI_HOST_ROOT"]; ok && env["AIRI_HOST_ROOT"] != "/" {
 		_, ok := mounts[env["AIRI_HOST_ROOT"]]

@@ -21,9 +21,12 @@ type Config struct {
 	// a request ID, in priority order: when several are present the earlier key wins. Matched
 	// ASCII-case-insensitively. On spans every key also matches its HTTP header form
 	// `http.request.header.<key>` / `http.response.header.<key>` (with `-` and with `_`).
+	// A key with a dot also matches as a path of nested maps ("req.id": {"req": {"id": …}},
+	// segments matched exactly), in attributes and map bodies; maps nested in attributes are
+	// searched like a map body's (down to BodyMaxDepth) when the top level holds no ID.
 	// Default: tracking_id, tracking.id, trace_id, traceId, x-tracking-id, x-trace-id,
-	// x-request-id, request_id. Must not be empty, hold empty or duplicate keys, or hold
-	// OriginalAttribute.
+	// x-request-id, request_id, reqId (pino / Fastify), req.id (pino-http). Must not be empty,
+	// hold empty or duplicate keys, or hold OriginalAttribute.
 	RequestIDKeys []string `mapstructure:"request_id_keys"`
 
 	// SearchBody looks for RequestIDKeys inside a log record's map body (a JSON log line parsed
@@ -67,7 +70,7 @@ var _ component.Config = (*Config)(nil)
 func defaultRequestIDKeys() []string {
 	return []string{
 		"tracking_id", "tracking.id", "trace_id", "traceId",
-		"x-tracking-id", "x-trace-id", "x-request-id", "request_id",
+		"x-tracking-id", "x-trace-id", "x-request-id", "request_id", "reqId", "req.id",
 	}
 }
 

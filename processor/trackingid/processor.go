@@ -5,6 +5,7 @@ package trackingid // import "github.com/airi-otel/otelcol-airi/processor/tracki
 
 import (
 	"context"
+	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -32,6 +33,7 @@ type trackingProcessor struct {
 
 	spanKeys   *keyMatcher // span_attribute, request_id_keys, their HTTP header forms
 	logKeys    *keyMatcher // log_attribute, request_id_keys
+	logPaths   []keyPath   // request_id_keys with a dot, also read as a path of nested maps
 	metricKeys *keyMatcher // metric_label_keys
 }
 
@@ -43,6 +45,7 @@ func newTrackingProcessor(cfg *Config, tb *metadata.TelemetryBuilder) *trackingP
 		telemetry:  tb,
 		spanKeys:   newKeyMatcher(spanKeys),
 		logKeys:    newKeyMatcher(append([]string{cfg.LogAttribute}, cfg.RequestIDKeys...)),
+		logPaths:   newKeyPaths(cfg.RequestIDKeys, 1), // priority 0 is log_attribute
 		metricKeys: newKeyMatcher(cfg.MetricLabelKeys),
 	}
 }
@@ -156,6 +159,51 @@ func (s *scan) body(m pcommon.Map, level, maxLevel int) {
 	}
 }
 
+// keyPath is a request-ID key with a dot ("req.id") read as a path of nested maps: pino's
+// {"req": {"id": ...}}. Its segments match exactly.
+type keyPath struct {
+	segs []string
+	prio int
+}
+
+func newKeyPaths(keys []string, firstPrio int) []keyPath {
+	var out []keyPath
+	for i, k := range keys {
+		if segs := strings.Split(k, "."); len(segs) > 1 {
+			out = append(out, keyPath{segs: segs, prio: firstPrio + i})
+		}
+	}
+	return out
+}
+
+// nested searches the maps nested in m (a record's attributes or map body; Loguru's "extra",
+// pino's "req") as level 1 and below, down to maxLevel, and m's paths.
+func (s *scan) nested(m pcommon.Map, paths []keyPath, maxLevel int) {
+	for _, v := range m.All() {
+		if v.Type() == pcommon.ValueTypeMap {
+			s.body(v.Map(), 1, maxLevel)
+		}
+	}
+	s.paths(m, paths)
+}
+
+// paths looks the dotted keys up as paths below m, ranked like the keys of a nested map.
+func (s *scan) paths(m pcommon.Map, paths []keyPath) {
+	for _, kp := range paths {
+		v, ok := m.Get(kp.segs[0])
+		for _, seg := range kp.segs[1:] {
+			if !ok || v.Type() != pcommon.ValueTypeMap {
+				ok = false
+				break
+			}
+			v, ok = v.Map().Get(seg)
+		}
+		if ok {
+			s.consider(kp.segs[len(kp.segs)-1], v, 1, kp.prio)
+		}
+	}
+}
+
 // applyFromContext writes the output attribute (and the original one) for a span or log
 // record that has its own valid trace ID.
 func applyFromContext(attrs pcommon.Map, s *scan) {
@@ -234,9 +282,15 @@ func (p *trackingProcessor) processLog(lr plog.LogRecord, s *scan, cache *batchC
 	}
 	attrs := lr.Attributes()
 	s.attrs(attrs)
-	// Attributes always outrank the body, so the body only matters when they held no ID.
+	// Attributes always outrank the body, so the body only matters when they held no ID; the
+	// attributes' top level outranks the maps nested in them.
+	if !s.best.found {
+		s.nested(attrs, p.logPaths, 1+p.cfg.BodyMaxDepth)
+	}
 	if !s.best.found && p.cfg.SearchBody && lr.Body().Type() == pcommon.ValueTypeMap {
-		s.body(lr.Body().Map(), 1, 1+p.cfg.BodyMaxDepth)
+		body := lr.Body().Map()
+		s.body(body, 1, 1+p.cfg.BodyMaxDepth)
+		s.paths(body, p.logPaths)
 	}
 	if hasCtx {
 		applyFromContext(attrs, s)

@@ -79,6 +79,7 @@ func TestGoldenLogs(t *testing.T) {
 		{name: "logs_context", want: wantCounts{fromContext: 5}},
 		{name: "logs_derive", want: wantCounts{derived: 11, invalid: 5}},
 		{name: "logs_body", want: wantCounts{derived: 7}},
+		{name: "logs_nested", want: wantCounts{derived: 7}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

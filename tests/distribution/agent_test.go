@@ -51,22 +51,9 @@ func TestAgentTailsJSONLogsAndScrapesMetrics(t *testing.T) {
 	logFile := filepath.Join(logDir, "gateway.log")
 	require.NoError(t, os.WriteFile(logFile, []byte(gatewayLine+"\n"+cloudLine+"\nnot json at all\n"), 0o600))
 
-	telemetryPort := harness.FreePort(t)
-	agent := harness.Start(t, harness.CollectorBinary(t), []string{"--config", filepath.Join(root, "config", "agent.yaml")}, map[string]string{
-		"AIRI_OTLP_GRPC_ENDPOINT":    harness.FreeAddr(t),
-		"AIRI_OTLP_HTTP_ENDPOINT":    harness.FreeAddr(t),
-		"AIRI_HEALTH_ENDPOINT":       harness.FreeAddr(t),
-		"AIRI_TELEMETRY_PORT":        strconv.Itoa(telemetryPort),
-		"AIRI_STORAGE_DIR":           t.TempDir(),
-		"AIRI_LOG_GLOB":              filepath.Join(logDir, "*.log"),
-		"AIRI_LOG_START_AT":          "beginning",
-		"AIRI_SCRAPE_TARGETS":        fmt.Sprintf(`["%s"]`, scrapeAddr),
-		"AIRI_SCRAPE_INTERVAL":       "1s",
-		"AIRI_HOST_METRICS_INTERVAL": "1s",
-		// An IP literal: "localhost" may also resolve to ::1, where nothing listens.
-		"AIRI_GATEWAY_HOST":      "127.0.0.1",
-		"AIRI_GATEWAY_OTLP_PORT": gwPort,
-	})
+	env := agentEnv(t, gwPort, filepath.Join(logDir, "*.log"))
+	env["AIRI_SCRAPE_TARGETS"] = fmt.Sprintf(`["%s"]`, scrapeAddr)
+	agent := harness.Start(t, harness.CollectorBinary(t), []string{"--config", filepath.Join(root, "config", "agent.yaml")}, env)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -134,6 +121,29 @@ func TestAgentTailsJSONLogsAndScrapesMetrics(t *testing.T) {
 	})
 
 	require.NoError(t, agent.Stop(20*time.Second))
+}
+
+// agentEnv moves the shipped config/agent.yaml onto free loopback ports and a fresh storage
+// directory, tails logGlob from the beginning (and no pod logs) and forwards to the collector
+// listening on 127.0.0.1:gwPort.
+func agentEnv(t testing.TB, gwPort, logGlob string) map[string]string {
+	t.Helper()
+	return map[string]string{
+		"AIRI_OTLP_GRPC_ENDPOINT":    harness.FreeAddr(t),
+		"AIRI_OTLP_HTTP_ENDPOINT":    harness.FreeAddr(t),
+		"AIRI_HEALTH_ENDPOINT":       harness.FreeAddr(t),
+		"AIRI_TELEMETRY_PORT":        strconv.Itoa(harness.FreePort(t)),
+		"AIRI_STORAGE_DIR":           t.TempDir(),
+		"AIRI_LOG_GLOB":              logGlob,
+		"AIRI_POD_LOG_GLOB":          filepath.Join(t.TempDir(), "*.log"),
+		"AIRI_LOG_START_AT":          "beginning",
+		"AIRI_SCRAPE_TARGETS":        "[]",
+		"AIRI_SCRAPE_INTERVAL":       "1s",
+		"AIRI_HOST_METRICS_INTERVAL": "1s",
+		// An IP literal: "localhost" may also resolve to ::1, where nothing listens.
+		"AIRI_GATEWAY_HOST":      "127.0.0.1",
+		"AIRI_GATEWAY_OTLP_PORT": gwPort,
+	}
 }
 
 func requireStr(t *testing.T, attrs pcommon.Map, key, want string) {

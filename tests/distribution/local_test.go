@@ -41,7 +41,7 @@ type localCollector struct {
 }
 
 // newLocal picks free loopback ports and a data directory for one local.yaml collector.
-func newLocal(t *testing.T) *localCollector {
+func newLocal(t testing.TB) *localCollector {
 	t.Helper()
 	return &localCollector{
 		grpc:    harness.FreeAddr(t),
@@ -66,7 +66,7 @@ func (c *localCollector) env() map[string]string {
 	}
 }
 
-func startLocal(t *testing.T, configArg string) *localCollector {
+func startLocal(t testing.TB, configArg string) *localCollector {
 	t.Helper()
 	c := newLocal(t)
 	c.proc = harness.Start(t, harness.CollectorBinary(t), []string{"--config", configArg}, c.env())

@@ -12,7 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -69,12 +69,17 @@ func TestAgentAndGatewayIntoEveryBackend(t *testing.T) {
 	// Seed 003's aster server: a /metrics endpoint served by the Prometheus Go client.
 	scrapeAddr := harness.ServeAster(t, map[[2]string]float64{{"GET", "2xx"}: 7, {"POST", "5xx"}: 2})
 
-	// Seed 004's LLM gateway writes JSON lines with a request ID that is not a trace ID.
+	// Seed 004's LLM gateway logs with Loguru (serialize=True), a request ID that is not a trace ID.
 	requestID := "req-" + randomHex(t, 6)
 	logDir := t.TempDir()
-	gatewayLine := fmt.Sprintf(`{"timestamp": %q, "level": "INFO", "logger": "app.api.v1.external.gateway", "message": "request_completed", "trace_id": %q, "tenant_id": "tenant-xyz", "api_key_id": "key-123", "model": "gpt-4", "latency_ms": 1234, "status_code": 200, "tokens": {"input": 100, "output": 50}}`,
-		time.Now().UTC().Format("2006-01-02T15:04:05.000000Z"), requestID)
-	require.NoError(t, os.WriteFile(filepath.Join(logDir, "gateway.log"), []byte(gatewayLine+"\n"), 0o600))
+	harness.RequireDebianPythonModule(t, "loguru")
+	out, err := exec.Command(harness.DebianPython, "-c", `import sys
+from loguru import logger
+logger.remove()
+logger.add(sys.argv[1], serialize=True)
+logger.bind(trace_id=sys.argv[2], tenant_id="tenant-xyz", model="gpt-4", latency_ms=1234).info("request_completed")`,
+		filepath.Join(logDir, "gateway.log"), requestID).CombinedOutput()
+	require.NoError(t, err, "loguru: %s", out)
 
 	agent := newAgent(t, gateway, map[string]string{
 		"AIRI_MAX_SERIES_PER_METRIC": fmt.Sprint(e2eSeriesBudget),
