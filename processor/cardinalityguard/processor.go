@@ -4,8 +4,10 @@
 package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
 
 import (
+	"bytes"
 	"context"
 	"math"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -762,16 +764,21 @@ func mergeTimes(ostart, ots pcommon.Timestamp, first bool, start, ts pcommon.Tim
 	return ostart, ots
 }
 
-// addExemplars copies src's exemplars into dst, keeping at most limit, newest first kept.
+// addExemplars copies src's exemplars into dst, keeping at most limit, newest first kept, and
+// leaves dst ordered by timestamp, then value, then trace and span ID: the order in which
+// Prometheus' and Mimir's exemplar storage accept several exemplars of one sample (a later one
+// that sorts lower is rejected as out of order). Merged members usually carry the same timestamp,
+// and their arrival order is the SDK's map order, so without the sort one of them is lost at
+// random.
 func addExemplars(dst, src pmetric.ExemplarSlice, limit int) {
+	if limit == 0 || src.Len() == 0 {
+		return
+	}
 	for i := 0; i < src.Len(); i++ {
 		ex := src.At(i)
 		if dst.Len() < limit {
 			ex.CopyTo(dst.AppendEmpty())
 			continue
-		}
-		if limit == 0 {
-			return
 		}
 		oldest := 0
 		for j := 1; j < dst.Len(); j++ {
@@ -783,6 +790,55 @@ func addExemplars(dst, src pmetric.ExemplarSlice, limit int) {
 			ex.CopyTo(dst.At(oldest))
 		}
 	}
+	if dst.Len() > 1 && !exemplarsOrdered(dst) {
+		sortExemplars(dst)
+	}
+}
+
+// sortExemplars orders es by exemplarLess (a few exemplars: insertion order of indices, then
+// the exemplars moved back in that order).
+func sortExemplars(es pmetric.ExemplarSlice) {
+	tmp := pmetric.NewExemplarSlice()
+	es.MoveAndAppendTo(tmp)
+	idx := make([]int, tmp.Len())
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return exemplarLess(tmp.At(idx[i]), tmp.At(idx[j])) })
+	es.EnsureCapacity(len(idx))
+	for _, i := range idx {
+		tmp.At(i).MoveTo(es.AppendEmpty())
+	}
+}
+
+func exemplarsOrdered(es pmetric.ExemplarSlice) bool {
+	for i := 1; i < es.Len(); i++ {
+		if exemplarLess(es.At(i), es.At(i-1)) {
+			return false
+		}
+	}
+	return true
+}
+
+func exemplarLess(a, b pmetric.Exemplar) bool {
+	if a.Timestamp() != b.Timestamp() {
+		return a.Timestamp() < b.Timestamp()
+	}
+	if va, vb := exemplarValue(a), exemplarValue(b); va != vb {
+		return va < vb
+	}
+	if ta, tb := a.TraceID(), b.TraceID(); ta != tb {
+		return bytes.Compare(ta[:], tb[:]) < 0
+	}
+	sa, sb := a.SpanID(), b.SpanID()
+	return bytes.Compare(sa[:], sb[:]) < 0
+}
+
+func exemplarValue(e pmetric.Exemplar) float64 {
+	if e.ValueType() == pmetric.ExemplarValueTypeInt {
+		return float64(e.IntValue())
+	}
+	return e.DoubleValue()
 }
 
 func numValue(dp pmetric.NumberDataPoint) (uint64, bool) {

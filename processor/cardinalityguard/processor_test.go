@@ -4,12 +4,14 @@
 package cardinalityguard
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
@@ -405,4 +407,34 @@ func TestIncomingOverflowSeriesJoinsOwnOverflow(t *testing.T) {
 	require.Len(t, pts, 2)
 	p := pts["service.instance.id=r1,service.name=svc#test@|x_total|environment=prod,otel.metric.overflow=true"]
 	assert.Equal(t, 7.0, p.value)
+}
+
+// Two members merged in one batch usually carry exemplars of one timestamp, in the SDK's map
+// order. Prometheus' and Mimir's exemplar storage accept several exemplars of a sample only in
+// (timestamp, value, labels) order and reject the rest as out of order, so the merged point
+// must carry them sorted, whatever order the members came in.
+func TestMergedExemplarsAreOrderedForTheBackends(t *testing.T) {
+	t.Parallel()
+	for _, order := range [][]int64{{2, 1}, {1, 2}} {
+		g, _ := newTestGuard(t, testConfig())
+		in := newBuilder()
+		for i, v := range order {
+			in.sum("r1", "calls_total", false, attrs("tracking_id", fmt.Sprint("req-", i)), 1, 100, v)
+		}
+		ms := in.md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+		for i := 0; i < ms.Len(); i++ {
+			dps := ms.At(i).Sum().DataPoints()
+			for j := 0; j < dps.Len(); j++ {
+				ex := dps.At(j).Exemplars().AppendEmpty()
+				ex.SetTimestamp(ts(100))
+				ex.SetIntValue(dps.At(j).IntValue())
+				ex.SetTraceID(pcommon.TraceID{byte(dps.At(j).IntValue())})
+			}
+		}
+		out := run(t, g, in.md)
+		dp := out.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Sum().DataPoints().At(0)
+		require.Equal(t, 2, dp.Exemplars().Len(), "order %v", order)
+		assert.Equal(t, int64(1), dp.Exemplars().At(0).IntValue(), "order %v", order)
+		assert.Equal(t, int64(2), dp.Exemplars().At(1).IntValue(), "order %v", order)
+	}
 }
