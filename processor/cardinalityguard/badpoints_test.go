@@ -197,3 +197,48 @@ func TestMemberPoolIsSharedPerMetric(t *testing.T) {
 	assert.Equal(t, 3.0, only(t, pts, "innocent_total").value, "another metric's new members still count")
 	assert.Equal(t, int64(4), g.lifetime.dropped[dropMemberLimit])
 }
+
+// Defect 5: one service exploding user_id on a metric name that another service also sends
+// (http_server_request_duration_seconds) used up that metric's share, and the other service's
+// new series of the same metric were dropped. The share is per metric and producer (the
+// keep-label values airi_normalize sets on every point: service, environment, project).
+func TestMemberShareIsPerMetricAndService(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.MaxMembers, cfg.MaxMembersPerMetric = 20, 4
+	cfg.StripLabels = []string{"user_id"}
+	g, _ := newTestGuard(t, cfg)
+	in := newBuilder()
+	for u := range 10 {
+		in.sum("r1", "requests_total", false, attrs("service", "flood", "user_id", fmt.Sprint(u)), 1, 10, 1)
+	}
+	for u := range 3 {
+		in.sum("r2", "requests_total", false, attrs("service", "innocent", "user_id", fmt.Sprint(u)), 1, 10, 1)
+	}
+	pts := flatten(t, run(t, g, in.md))
+	var flood, innocent float64
+	for _, p := range pts {
+		switch p.attrs {
+		case "service=flood":
+			flood = p.value
+		case "service=innocent":
+			innocent = p.value
+		}
+	}
+	assert.Equal(t, 4.0, flood, "the flooding service keeps its share: %v", pts)
+	assert.Equal(t, 3.0, innocent, "the innocent service's new series of the same metric still count: %v", pts)
+	assert.Equal(t, int64(6), g.lifetime.dropped[dropMemberLimit])
+
+	// a later batch: the innocent service still creates new members, the flood stays capped
+	in = newBuilder()
+	in.sum("r2", "requests_total", false, attrs("service", "innocent", "user_id", "new"), 1, 20, 5)
+	in.sum("r1", "requests_total", false, attrs("service", "flood", "user_id", "new"), 1, 20, 5)
+	pts = flatten(t, run(t, g, in.md))
+	for _, p := range pts {
+		if p.attrs == "service=innocent" {
+			innocent = p.value
+		}
+	}
+	assert.Equal(t, 8.0, innocent)
+	assert.Equal(t, int64(7), g.lifetime.dropped[dropMemberLimit])
+}
