@@ -21,12 +21,15 @@ func (p *normalizer) processMetrics(ctx context.Context, md pmetric.Metrics) (pm
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
+		st.utf8Repaired += repairMap(rm.Resource().Attributes(), &sc)
 		lv := p.resolve(rm.Resource().Attributes(), false, &sc)
 		var points int64
 		sms := rm.ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
+			st.utf8Repaired += repairScope(sms.At(j).Scope(), &sc)
 			ms := sms.At(j).Metrics()
 			ms.RemoveIf(func(m pmetric.Metric) bool {
+				st.utf8Repaired += repairMetric(m)
 				if !p.nameMetric(m, &st, &local) {
 					return true
 				}
@@ -142,6 +145,7 @@ func (p *normalizer) labelPoints(m pmetric.Metric, lv *labelValues, sc *scratch,
 }
 
 func (p *normalizer) pointAttrs(attrs pcommon.Map, lv *labelValues, sc *scratch, st *batchStats) {
+	st.utf8Repaired += repairMap(attrs, sc)
 	if p.cfg.SemconvUpgrade {
 		upgradeHTTPAttrs(attrs, sc)
 	}
