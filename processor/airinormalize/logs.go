@@ -24,10 +24,7 @@ func (p *normalizer) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, 
 			lrs := sls.At(j).LogRecords()
 			records += int64(lrs.Len())
 			for k := 0; k < lrs.Len(); k++ {
-				st.utf8Repaired += repairLog(lrs.At(k), &sc)
-				if p.cfg.SemconvUpgrade {
-					upgradeHTTPAttrs(lrs.At(k).Attributes(), &sc)
-				}
+				st.utf8Repaired += repairLog(lrs.At(k), &sc, p.cfg.SemconvUpgrade)
 			}
 		}
 		st.addResource(&lv, records)

@@ -145,12 +145,14 @@ func (p *normalizer) labelPoints(m pmetric.Metric, lv *labelValues, sc *scratch,
 }
 
 func (p *normalizer) pointAttrs(attrs pcommon.Map, lv *labelValues, sc *scratch, st *batchStats) {
-	st.utf8Repaired += repairMap(attrs, sc)
 	if p.cfg.SemconvUpgrade {
 		upgradeHTTPAttrs(attrs, sc)
 	}
 	if p.cfg.PrometheusNames {
-		p.names.escapeLabelKeys(attrs, sc, &st.labelsReplaced)
+		// repairs the values in its walk over the keys; the keys it leaves are ASCII
+		st.utf8Repaired += p.names.escapeLabelKeys(attrs, sc, &st.labelsReplaced)
+	} else {
+		st.utf8Repaired += repairMap(attrs, sc)
 	}
 	p.putLabels(attrs, lv)
 }

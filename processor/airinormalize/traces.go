@@ -24,10 +24,7 @@ func (p *normalizer) processTraces(ctx context.Context, td ptrace.Traces) (ptrac
 			ss := sss.At(j).Spans()
 			spans += int64(ss.Len())
 			for k := 0; k < ss.Len(); k++ {
-				st.utf8Repaired += repairSpan(ss.At(k), &sc)
-				if p.cfg.SemconvUpgrade {
-					upgradeHTTPAttrs(ss.At(k).Attributes(), &sc)
-				}
+				st.utf8Repaired += repairSpan(ss.At(k), &sc, p.cfg.SemconvUpgrade)
 			}
 		}
 		st.addResource(&lv, spans)

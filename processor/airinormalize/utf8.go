@@ -51,12 +51,23 @@ func repairValue(v pcommon.Value, sc *scratch) int64 {
 // repairMap repairs every key and value of m. A repaired key that already exists keeps the
 // existing value (the invalid one is dropped, like a duplicate key).
 func repairMap(m pcommon.Map, sc *scratch) int64 {
+	n, _ := repairAttrs(m, sc, false)
+	return n
+}
+
+// repairAttrs is repairMap that also reports, in the same pass, whether m holds an old HTTP
+// key (findOld): spans and logs need one walk over their attributes, not two.
+func repairAttrs(m pcommon.Map, sc *scratch, findOld bool) (int64, bool) {
 	var n int64
-	badKeys := false
+	badKeys, old := false, false
 	for k, v := range m.All() {
-		n += repairValue(v, sc)
+		if v.Type() != pcommon.ValueTypeStr || !utf8.ValidString(v.Str()) { // valid strings: no call
+			n += repairValue(v, sc)
+		}
 		if !utf8.ValidString(k) {
 			badKeys = true
+		} else if findOld && !old {
+			old = isOldHTTPKey(k)
 		}
 	}
 	if badKeys {
@@ -76,7 +87,7 @@ func repairMap(m pcommon.Map, sc *scratch) int64 {
 			n++
 		}
 	}
-	return n
+	return n, old
 }
 
 // repairScope repairs the scope's name, version and attributes.
@@ -93,9 +104,13 @@ func repairScope(s pcommon.InstrumentationScope, sc *scratch) int64 {
 	return n
 }
 
-// repairSpan repairs a span's name, status message, attributes and its events' and links'.
-func repairSpan(sp ptrace.Span, sc *scratch) int64 {
-	n := repairMap(sp.Attributes(), sc)
+// repairSpan repairs a span's name, status message, attributes and its events' and links',
+// and applies the HTTP semantic-convention upgrade to its attributes when upgrade is set.
+func repairSpan(sp ptrace.Span, sc *scratch, upgrade bool) int64 {
+	n, old := repairAttrs(sp.Attributes(), sc, upgrade)
+	if old {
+		applyHTTPUpgrade(sp.Attributes(), sc)
+	}
 	if v, bad := repairStr(sp.Name()); bad {
 		sp.SetName(v)
 		n++
@@ -120,9 +135,14 @@ func repairSpan(sp ptrace.Span, sc *scratch) int64 {
 	return n
 }
 
-// repairLog repairs a log record's attributes, body and event name.
-func repairLog(lr plog.LogRecord, sc *scratch) int64 {
-	n := repairMap(lr.Attributes(), sc) + repairValue(lr.Body(), sc)
+// repairLog repairs a log record's attributes, body and event name, and applies the HTTP
+// semantic-convention upgrade to its attributes when upgrade is set.
+func repairLog(lr plog.LogRecord, sc *scratch, upgrade bool) int64 {
+	n, old := repairAttrs(lr.Attributes(), sc, upgrade)
+	if old {
+		applyHTTPUpgrade(lr.Attributes(), sc)
+	}
+	n += repairValue(lr.Body(), sc)
 	if v, bad := repairStr(lr.EventName()); bad {
 		lr.SetEventName(v)
 		n++

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
@@ -57,6 +58,7 @@ func TestInvalidUTF8IsRepaired(t *testing.T) {
 	dp := m.SetEmptyGauge().DataPoints().AppendEmpty()
 	dp.SetIntValue(1)
 	dp.Attributes().PutStr("route", "/x"+bad)
+	dp.Attributes().PutStr("k"+bad, "v") // escaped to an ASCII label name (label_keys_replaced)
 	metrics := new(consumertest.MetricsSink)
 	mp := newMetricsProcessor(t, metadatatest.NewSettings(tt), createDefaultConfig(), metrics)
 	require.NoError(t, mp.ConsumeMetrics(ctx, md))
@@ -64,9 +66,23 @@ func TestInvalidUTF8IsRepaired(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, utf8.Valid(mb), "the JSON line is valid UTF-8: %q", mb)
 
+	td := ptrace.NewTraces()
+	sp := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	sp.SetName("GET " + bad)
+	sp.Attributes().PutStr("http.target", "/p"+bad+"?q=1") // old key: upgraded in the same pass
+	traces := new(consumertest.TracesSink)
+	tp, err := NewFactory().CreateTraces(ctx, metadatatest.NewSettings(tt), createDefaultConfig(), traces)
+	require.NoError(t, err)
+	require.NoError(t, tp.ConsumeTraces(ctx, td))
+	tb, err := (&ptrace.JSONMarshaler{}).MarshalTraces(traces.AllTraces()[0])
+	require.NoError(t, err)
+	require.True(t, utf8.Valid(tb), "the JSON line is valid UTF-8: %q", tb)
+	got := traces.AllTraces()[0].ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+	require.Equal(t, "/pcaf\uFFFD \uFFFD", got.Attributes().AsRaw()["url.path"])
+
 	sig := func(s string) attribute.Set { return attribute.NewSet(attribute.String("signal", s)) }
-	// logs: resource value, nested body string, msg value, one key; metrics: description, label value
+	// traces: span name, http.target value; logs: resource value, nested body string, msg value, one key; metrics: description, label value
 	metadatatest.AssertEqualAiriNormalizeInvalidUtf8Repaired(t, tt, []metricdata.DataPoint[int64]{
-		{Value: 4, Attributes: sig("logs")}, {Value: 2, Attributes: sig("metrics")},
+		{Value: 4, Attributes: sig("logs")}, {Value: 2, Attributes: sig("metrics")}, {Value: 2, Attributes: sig("traces")},
 	}, metricdatatest.IgnoreTimestamp())
 }
