@@ -236,7 +236,7 @@ func collectorDashboard() dashboardSpec {
 				{
 					title: "Points not applied", unit: "short", thresholds: greenRed,
 					description: "Points the guard did not apply, by reason: out_of_order, member_limit (max_members or " +
-						"a metric's max_members_per_metric share full), future (beyond max_future), non_finite (NaN/Inf), " +
+						"a metric and service's max_members_per_metric share full), future (beyond max_future), non_finite (NaN/Inf), " +
 						"unsupported_scale (exponential histogram below -4 or too wide), invalid.",
 					targets: []targetSpec{guardCounterBy("dropped_points", "reason", "{{reason}} {{instance}}")},
 				},
@@ -257,12 +257,14 @@ func collectorDashboard() dashboardSpec {
 					title: "Name collisions and invalid names", unit: "short", thresholds: greenRed,
 					description: "Metrics dropped because a series name of theirs was already taken by another metric " +
 						"family, and the points dropped with them; points of metrics whose name has no Prometheus form; " +
-						"label keys renamed because Prometheus reserves them (le, quantile, job, ...) or they were empty.",
+						"label keys renamed because Prometheus reserves them (le, quantile, job, ...) or they were empty; " +
+						"strings whose invalid UTF-8 was replaced by U+FFFD.",
 					targets: []targetSpec{
 						normalizeCounter("name_collisions", "instance", "collisions {{instance}}"),
 						normalizeCounter("collision_points_dropped", "instance", "points dropped {{instance}}"),
 						normalizeCounter("dropped_points", "instance", "invalid-name points {{instance}}"),
 						normalizeCounter("label_keys_replaced", "instance", "label keys replaced {{instance}}"),
+						normalizeCounter("invalid_utf8_repaired", "instance", "invalid UTF-8 repaired {{instance}}"),
 					},
 				},
 				{

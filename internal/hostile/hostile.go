@@ -221,5 +221,31 @@ func Cases(service string, now time.Time) []Case {
 	fs.SetEmptySum().DataPoints().AppendEmpty().SetIntValue(5)
 	fs.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	add("family_name_collisions", md)
+
+	// invalid UTF-8 in a label value, a label key and a description
+	md, m = newMetric(service, "hostile.utf8")
+	m.SetDescription("bad \xff description")
+	up := m.SetEmptyGauge().DataPoints().AppendEmpty()
+	up.SetTimestamp(ts)
+	up.SetIntValue(1)
+	up.Attributes().PutStr("route", "/caf\xc3")
+	up.Attributes().PutStr("k\xfe", "v")
+	add("invalid_utf8", md)
+
+	// one member whose bucket layout changes between its points: not a reset each time
+	md, m = newMetric(service, "hostile.layout")
+	lh := m.SetEmptyHistogram()
+	lh.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	for i, b := range [][]float64{{1, 2, 5}, {1, 3, 5}, {1, 2, 5}} {
+		lp := lh.DataPoints().AppendEmpty()
+		lp.SetStartTimestamp(start)
+		lp.SetTimestamp(ts + pcommon.Timestamp(i))
+		lp.ExplicitBounds().FromRaw(b)
+		n := uint64(i + 1)
+		lp.BucketCounts().FromRaw([]uint64{n, n, n, n})
+		lp.SetCount(4 * n)
+		lp.SetSum(float64(4 * n))
+	}
+	add("histogram_layout_change", md)
 	return out
 }

@@ -15,17 +15,16 @@ func (p *normalizer) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, 
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
+		st.utf8Repaired += repairMap(rl.Resource().Attributes(), &sc)
 		lv := p.resolve(rl.Resource().Attributes(), true, &sc)
 		var records int64
 		sls := rl.ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
+			st.utf8Repaired += repairScope(sls.At(j).Scope(), &sc)
 			lrs := sls.At(j).LogRecords()
 			records += int64(lrs.Len())
-			if !p.cfg.SemconvUpgrade {
-				continue
-			}
 			for k := 0; k < lrs.Len(); k++ {
-				upgradeHTTPAttrs(lrs.At(k).Attributes(), &sc)
+				st.utf8Repaired += repairLog(lrs.At(k), &sc, p.cfg.SemconvUpgrade)
 			}
 		}
 		st.addResource(&lv, records)

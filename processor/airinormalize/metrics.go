@@ -21,12 +21,15 @@ func (p *normalizer) processMetrics(ctx context.Context, md pmetric.Metrics) (pm
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
+		st.utf8Repaired += repairMap(rm.Resource().Attributes(), &sc)
 		lv := p.resolve(rm.Resource().Attributes(), false, &sc)
 		var points int64
 		sms := rm.ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
+			st.utf8Repaired += repairScope(sms.At(j).Scope(), &sc)
 			ms := sms.At(j).Metrics()
 			ms.RemoveIf(func(m pmetric.Metric) bool {
+				st.utf8Repaired += repairMetric(m)
 				if !p.nameMetric(m, &st, &local) {
 					return true
 				}
@@ -146,7 +149,10 @@ func (p *normalizer) pointAttrs(attrs pcommon.Map, lv *labelValues, sc *scratch,
 		upgradeHTTPAttrs(attrs, sc)
 	}
 	if p.cfg.PrometheusNames {
-		p.names.escapeLabelKeys(attrs, sc, &st.labelsReplaced)
+		// repairs the values in its walk over the keys; the keys it leaves are ASCII
+		st.utf8Repaired += p.names.escapeLabelKeys(attrs, sc, &st.labelsReplaced)
+	} else {
+		st.utf8Repaired += repairMap(attrs, sc)
 	}
 	p.putLabels(attrs, lv)
 }

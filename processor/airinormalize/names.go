@@ -6,6 +6,7 @@ package airinormalize // import "github.com/airi-otel/otelcol-airi/processor/air
 import (
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/prometheus/otlptranslator"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -449,11 +450,16 @@ func (km *keyMemo) lookup(t *nameTable, k string) labelResult {
 
 // escapeLabelKeys renames every attribute key to its final Prometheus form and counts, by
 // reason, the keys that were reserved or invalid. Keys that already are in that form (the common
-// case) cost one byte scan and nothing else.
-func (t *nameTable) escapeLabelKeys(m pcommon.Map, sc *scratch, replaced *[numLabelReasons]int64) {
+// case) cost one byte scan and nothing else. In the same walk it repairs values that are not
+// valid UTF-8 and returns how many it repaired (the final keys are ASCII).
+func (t *nameTable) escapeLabelKeys(m pcommon.Map, sc *scratch, replaced *[numLabelReasons]int64) int64 {
 	var buf [8]string
 	todo := buf[:0]
-	for k := range m.All() {
+	var repaired int64
+	for k, v := range m.All() {
+		if v.Type() != pcommon.ValueTypeStr || !utf8.ValidString(v.Str()) { // valid strings: no call
+			repaired += repairValue(v, sc)
+		}
 		if !isPromLabelName(k) {
 			todo = append(todo, k)
 		}
@@ -465,6 +471,7 @@ func (t *nameTable) escapeLabelKeys(m pcommon.Map, sc *scratch, replaced *[numLa
 			mergeKey(m, k, r.out, sc)
 		}
 	}
+	return repaired
 }
 
 // mergeKey moves the value under key from to key to. When to already holds a value the two

@@ -114,6 +114,7 @@ type batchStats struct {
 	notRescaled     int64
 	labelsReplaced  [numLabelReasons]int64
 	dropped         [numDropReasons]int64
+	utf8Repaired    int64
 }
 
 // Reasons a metric's data points are dropped (the reason attribute of dropped_points).
@@ -149,6 +150,9 @@ func (p *normalizer) record(ctx context.Context, signal int, st *batchStats) {
 	}
 	if st.invalidEnv > 0 {
 		tb.AiriNormalizeInvalidEnvironment.Add(ctx, st.invalidEnv, p.signalOpts[signal]...)
+	}
+	if st.utf8Repaired > 0 {
+		tb.AiriNormalizeInvalidUtf8Repaired.Add(ctx, st.utf8Repaired, p.signalOpts[signal]...)
 	}
 	if st.renamed > 0 {
 		tb.AiriNormalizeMetricsRenamed.Add(ctx, st.renamed)

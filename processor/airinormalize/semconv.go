@@ -69,17 +69,17 @@ func isOldHTTPKey(k string) bool {
 // upgradeHTTPAttrs maps old HTTP keys in m to the stable ones. A stable key already present
 // wins; the old key is removed either way. It reports whether anything changed.
 func upgradeHTTPAttrs(m pcommon.Map, sc *scratch) bool {
-	found := false
 	for k := range m.All() {
 		if isOldHTTPKey(k) {
-			found = true
-			break
+			applyHTTPUpgrade(m, sc)
+			return true
 		}
 	}
-	if !found {
-		return false
-	}
+	return false
+}
 
+// applyHTTPUpgrade is upgradeHTTPAttrs for a map known to hold an old HTTP key.
+func applyHTTPUpgrade(m pcommon.Map, sc *scratch) {
 	// Loops, not ifs: a map decoded from the wire may hold a key twice.
 	for v, ok := m.Get(oldHTTPTarget); ok; v, ok = m.Get(oldHTTPTarget) {
 		target := v.AsString()
@@ -112,7 +112,6 @@ func upgradeHTTPAttrs(m pcommon.Map, sc *scratch) bool {
 			moveKey(m, r.from, r.to, sc)
 		}
 	}
-	return true
 }
 
 func putStrIfAbsent(m pcommon.Map, k, v string) {

@@ -15,17 +15,16 @@ func (p *normalizer) processTraces(ctx context.Context, td ptrace.Traces) (ptrac
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
+		st.utf8Repaired += repairMap(rs.Resource().Attributes(), &sc)
 		lv := p.resolve(rs.Resource().Attributes(), true, &sc)
 		var spans int64
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
+			st.utf8Repaired += repairScope(sss.At(j).Scope(), &sc)
 			ss := sss.At(j).Spans()
 			spans += int64(ss.Len())
-			if !p.cfg.SemconvUpgrade {
-				continue
-			}
 			for k := 0; k < ss.Len(); k++ {
-				upgradeHTTPAttrs(ss.At(k).Attributes(), &sc)
+				st.utf8Repaired += repairSpan(ss.At(k), &sc, p.cfg.SemconvUpgrade)
 			}
 		}
 		st.addResource(&lv, spans)

@@ -197,3 +197,101 @@ func TestMemberPoolIsSharedPerMetric(t *testing.T) {
 	assert.Equal(t, 3.0, only(t, pts, "innocent_total").value, "another metric's new members still count")
 	assert.Equal(t, int64(4), g.lifetime.dropped[dropMemberLimit])
 }
+
+// Defect 5: one service exploding user_id on a metric name that another service also sends
+// (http_server_request_duration_seconds) used up that metric's share, and the other service's
+// new series of the same metric were dropped. The share is per metric and producer (the
+// keep-label values airi_normalize sets on every point: service, environment, project).
+func TestMemberShareIsPerMetricAndService(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.MaxMembers, cfg.MaxMembersPerMetric = 20, 4
+	cfg.StripLabels = []string{"user_id"}
+	g, _ := newTestGuard(t, cfg)
+	in := newBuilder()
+	for u := range 10 {
+		in.sum("r1", "requests_total", false, attrs("service", "flood", "user_id", fmt.Sprint(u)), 1, 10, 1)
+	}
+	for u := range 3 {
+		in.sum("r2", "requests_total", false, attrs("service", "innocent", "user_id", fmt.Sprint(u)), 1, 10, 1)
+	}
+	pts := flatten(t, run(t, g, in.md))
+	var flood, innocent float64
+	for _, p := range pts {
+		switch p.attrs {
+		case "service=flood":
+			flood = p.value
+		case "service=innocent":
+			innocent = p.value
+		}
+	}
+	assert.Equal(t, 4.0, flood, "the flooding service keeps its share: %v", pts)
+	assert.Equal(t, 3.0, innocent, "the innocent service's new series of the same metric still count: %v", pts)
+	assert.Equal(t, int64(6), g.lifetime.dropped[dropMemberLimit])
+
+	// a later batch: the innocent service still creates new members, the flood stays capped
+	in = newBuilder()
+	in.sum("r2", "requests_total", false, attrs("service", "innocent", "user_id", "new"), 1, 20, 5)
+	in.sum("r1", "requests_total", false, attrs("service", "flood", "user_id", "new"), 1, 20, 5)
+	pts = flatten(t, run(t, g, in.md))
+	for _, p := range pts {
+		if p.attrs == "service=innocent" {
+			innocent = p.value
+		}
+	}
+	assert.Equal(t, 8.0, innocent)
+	assert.Equal(t, int64(7), g.lifetime.dropped[dropMemberLimit])
+}
+
+// Defect 8: a cumulative histogram whose bucket layout changes between points (a producer
+// redeploying with new bounds, two SDK versions) was taken as a reset at every change: its
+// whole count was added again each time and the merged total inflated. Only a start-time
+// change or a falling count is a reset across layouts; otherwise count and sum continue by
+// difference.
+func TestHistogramLayoutChangeIsNotAReset(t *testing.T) {
+	t.Parallel()
+	g, _ := newTestGuard(t, testConfig())
+	a := attrs("service", "api")
+	for i, step := range []struct {
+		bounds []float64
+		counts []uint64
+	}{
+		{[]float64{1, 2, 5}, []uint64{1, 1, 1, 1}}, // count 4
+		{[]float64{1, 3, 5}, []uint64{2, 2, 2, 2}}, // 8: (1,3] maps to le=5, so le=2 falls 1 -> 0
+		{[]float64{1, 2, 5}, []uint64{3, 3, 3, 3}}, // 12: le=5 falls 4 -> 3
+		{[]float64{1, 3, 5}, []uint64{4, 4, 4, 4}}, // 16
+	} {
+		in := newBuilder()
+		n := uint64(4 * (i + 1))
+		in.hist("r1", "lat", false, a, 1, int64(10+i), step.bounds, step.counts, float64(n))
+		p := only(t, flatten(t, run(t, g, in.md)), "lat")
+		require.Equal(t, float64(n), p.value, "step %d: count continues by difference", i)
+		require.Equal(t, float64(n), p.sum, "step %d: sum continues by difference", i)
+		var total uint64
+		for _, c := range p.buckets {
+			total += c
+		}
+		require.Equal(t, n, total, "step %d: buckets add up to the count", i)
+	}
+	// a real reset within one layout is still a reset: the pre-reset count stays counted
+	in := newBuilder()
+	in.hist("r1", "lat", false, a, 1, 20, []float64{1, 3, 5}, []uint64{1, 0, 0, 0}, 1)
+	require.Equal(t, 17.0, only(t, flatten(t, run(t, g, in.md)), "lat").value)
+}
+
+// The same for an exponential histogram whose scale changes between points (an SDK
+// downscaling as its range grows): merged at the lower scale, exact, never re-added.
+func TestExpHistogramScaleChangeIsNotAReset(t *testing.T) {
+	t.Parallel()
+	g, _ := newTestGuard(t, testConfig())
+	a := attrs("service", "api")
+	in := newBuilder()
+	in.expHist("r1", "lat", a, 1, 10, 3, 8, []uint64{1, 1, 1, 1}, 0) // 4
+	require.Equal(t, 4.0, only(t, flatten(t, run(t, g, in.md)), "lat").value)
+	in = newBuilder()
+	in.expHist("r1", "lat", a, 1, 11, 2, 4, []uint64{3, 3}, 0) // 6, downscaled by the SDK
+	require.Equal(t, 6.0, only(t, flatten(t, run(t, g, in.md)), "lat").value)
+	in = newBuilder()
+	in.expHist("r1", "lat", a, 1, 12, 1, 2, []uint64{8}, 0) // 8
+	require.Equal(t, 8.0, only(t, flatten(t, run(t, g, in.md)), "lat").value)
+}

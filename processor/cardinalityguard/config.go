@@ -91,9 +91,11 @@ type Config struct {
 	// (over all output series). A point of a new member while it is full is dropped and
 	// counted. Must be > 0. Default 1000000.
 	MaxMembers int `mapstructure:"max_members"`
-	// MaxMembersPerMetric is each metric name's share of max_members: a point of a new member of
-	// a metric that has this many is dropped and counted, while other metrics keep creating
-	// theirs. 0 (the default) means a fifth of max_members. Must be >= 0 and <= max_members.
+	// MaxMembersPerMetric is the share of max_members of each metric name and producer (its
+	// keep_labels values, normally one service): a point of a new member of a metric and
+	// producer that has this many is dropped and counted, while other producers of the same
+	// metric and other metrics keep creating theirs. 0 (the default) means a fifth of
+	// max_members. Must be >= 0 and <= max_members.
 	MaxMembersPerMetric int `mapstructure:"max_members_per_metric"`
 	// StaleAfter is how long an input or output series may go unseen before it is forgotten.
 	// Must be > 0. Default 5m.

@@ -60,6 +60,23 @@ func (g *guard) mapBuckets(dp pmetric.HistogramDataPoint, bounds []float64) []ui
 	return out
 }
 
+// layoutOf identifies the bucket layout of dp: 0 for the series' own bounds (no hashing on
+// the common path), otherwise a hash of dp's bounds.
+func layoutOf(dp pmetric.HistogramDataPoint, bounds []float64) uint64 {
+	src := dp.ExplicitBounds()
+	if dp.BucketCounts().Len() != src.Len()+1 {
+		return 1 // counted into +Inf only
+	}
+	if equalBounds(src, bounds) {
+		return 0
+	}
+	h := uint64(0xcbf29ce484222325)
+	for i := 0; i < src.Len(); i++ {
+		h = (h ^ math.Float64bits(src.At(i))) * 0x100000001b3
+	}
+	return h | 2
+}
+
 func initHistExt(s *series, dp pmetric.HistogramDataPoint) {
 	if s.ext != nil {
 		return
@@ -149,19 +166,25 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
 	// cumulative
 	m := &g.members[r.mi]
 	var sum float64
+	var layout uint64
 	if r.newMember {
 		if s.start == 0 {
 			s.start = uint64(dp.StartTimestamp())
 		}
 		m.ext = &memberExt{}
 		sum = g.finiteSum(dp.Sum(), 0)
+		layout = layoutOf(dp, x.bounds)
 	} else {
 		if uint64(dp.Timestamp()) < m.ts {
 			g.cnt.dropped[dropOutOfOrder]++
 			return
 		}
+		// A bucket that falls is a reset only within one source layout: mapped into the
+		// series' bounds, a point with other bounds may move counts between buckets, and
+		// taking that for a reset would add the whole count again at every layout change.
+		layout = layoutOf(dp, x.bounds)
 		reset := uint64(dp.StartTimestamp()) != m.start || count < m.ext.count || len(m.ext.counts) != len(mapped)
-		for i := 0; !reset && i < len(mapped); i++ {
+		for i := 0; !reset && layout == m.ext.layout && i < len(mapped); i++ {
 			reset = mapped[i] < m.ext.counts[i]
 		}
 		if reset {
@@ -182,7 +205,7 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
 	x.sum = satF(x.sum + sum)
 	combineMinMax(x, dp.HasMin(), dp.Min(), dp.HasMax(), dp.Max())
 	m.ext.counts = append(m.ext.counts[:0], mapped...)
-	m.ext.count, m.ext.sum = count, sum
+	m.ext.count, m.ext.sum, m.ext.layout = count, sum, layout
 	m.start, m.ts = uint64(dp.StartTimestamp()), uint64(dp.Timestamp())
 }
 

@@ -103,6 +103,9 @@ type guard struct {
 	metricStates []metricState
 	freeMetrics  []uint32
 	regularTotal int
+	shareIdx     map[uint64]uint32
+	shares       []share
+	freeShares   []uint32
 
 	epoch            uint32
 	lastSweep        int64
@@ -148,6 +151,8 @@ func newGuard(cfg *Config, tel *metadata.TelemetryBuilder) *guard {
 		metricIdx: map[uint64]uint32{},
 		// index 0 unused so that 0 means "none"
 		metricStates: make([]metricState, 1),
+		shareIdx:     map[uint64]uint32{},
+		shares:       make([]share, 1),
 		outRes:       map[uint64]pmetric.ResourceMetrics{},
 		outScope:     map[[2]uint64]pmetric.ScopeMetrics{},
 		outMet:       map[uint64]pmetric.Metric{},
@@ -420,6 +425,34 @@ func (g *guard) metricState(name string, limit int) uint32 {
 	return i
 }
 
+// shareOf returns (creating on first use) the share entry of key for a new output series.
+func (g *guard) shareOf(key uint64, metric uint32) uint32 {
+	i, ok := g.shareIdx[key]
+	if !ok {
+		if n := len(g.freeShares); n > 0 {
+			i = g.freeShares[n-1]
+			g.freeShares = g.freeShares[:n-1]
+		} else {
+			g.shares = append(g.shares, share{})
+			i = uint32(len(g.shares) - 1)
+		}
+		g.shares[i] = share{key: key, metric: metric}
+		g.shareIdx[key] = i
+	}
+	g.shares[i].series++
+	return i
+}
+
+// releaseShare drops a forgotten output series' hold on its share entry.
+func (g *guard) releaseShare(i uint32) {
+	sh := &g.shares[i]
+	if sh.series--; sh.series == 0 {
+		delete(g.shareIdx, sh.key)
+		*sh = share{}
+		g.freeShares = append(g.freeShares, i)
+	}
+}
+
 func (g *guard) releaseMetricIfUnused(i uint32) {
 	ms := &g.metricStates[i]
 	if ms.regular == 0 && ms.overflow == 0 && ms.nameHash != 0 {
@@ -620,15 +653,22 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64) resolved {
 			g.cnt.rewritten += int64(m.nRewrite)
 			return resolved{si: m.series, mi: mi, ok: true}
 		}
-		if g.liveMembers >= g.cfg.MaxMembers || g.metricStates[c.ms].members >= g.membersPerMetric {
-			// the per-metric share keeps one metric's exploding label from taking the whole
-			// pool and starving every other metric's new series
+		if g.liveMembers >= g.cfg.MaxMembers {
 			g.cnt.dropped[dropMemberLimit]++
 			return resolved{}
 		}
 	}
 	g.scan(c, attrs)
 	g.outSums()
+	shareKey := combine(g.metricStates[c.ms].nameHash, g.sc.keepSumNoMarker())
+	if stateful {
+		if sh, ok := g.shareIdx[shareKey]; ok && int(g.shares[sh].members) >= g.membersPerMetric {
+			// the share per metric and producer keeps one service's exploding label from
+			// taking the pool and starving every other service's (and metric's) new series
+			g.cnt.dropped[dropMemberLimit]++
+			return resolved{}
+		}
+	}
 	g.cnt.stripped += int64(g.sc.stripped)
 	g.cnt.rewritten += int64(g.sc.rewritten)
 	oh := combine(c.base, g.sc.outSum)
@@ -638,11 +678,11 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64) resolved {
 		// a point that is already an overflow aggregate (an SDK's cardinality limit) joins
 		// the overflow series: the two would otherwise share one identity
 		if !g.sc.overflow && ms.regular < ms.limit && (g.cfg.MaxSeriesTotal == 0 || g.regularTotal < g.cfg.MaxSeriesTotal) {
-			si = g.newSeries(oh, c, false)
+			si = g.newSeries(oh, c, shareKey, false)
 		} else {
 			fh := combine(c.base, g.sc.keepSumNoMarker()^overflowSalt)
 			if si, ok = g.seriesIdx.find(fh, g.seriesKey); !ok {
-				si = g.newSeries(fh, c, true)
+				si = g.newSeries(fh, c, shareKey, true)
 			}
 		}
 	}
@@ -661,7 +701,7 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64) resolved {
 	return res
 }
 
-func (g *guard) newSeries(h uint64, c *mctx, overflow bool) uint32 {
+func (g *guard) newSeries(h uint64, c *mctx, shareKey uint64, overflow bool) uint32 {
 	var si uint32
 	if n := len(g.freeSeries); n > 0 {
 		si = g.freeSeries[n-1]
@@ -671,7 +711,7 @@ func (g *guard) newSeries(h uint64, c *mctx, overflow bool) uint32 {
 		si = uint32(len(g.series) - 1)
 	}
 	s := &g.series[si]
-	*s = series{hash: h, metric: c.ms, flags: fLive | fInt, kind: c.kind, agg: c.rules.agg}
+	*s = series{hash: h, share: g.shareOf(shareKey, c.ms), flags: fLive | fInt, kind: c.kind, agg: c.rules.agg}
 	if c.mono {
 		s.flags |= fMono
 	}
@@ -707,7 +747,7 @@ func (g *guard) newMember(h uint64, si uint32, now int64) uint32 {
 	}
 	s.head = mi
 	s.members++
-	g.metricStates[s.metric].members++
+	g.shares[s.share].members++
 	g.memberIdx.insert(h, mi)
 	g.liveMembers++
 	return mi
@@ -1144,7 +1184,7 @@ func (g *guard) sweep(cutoff int64) {
 			g.members[m.next].prev = m.prev
 		}
 		s.members--
-		g.metricStates[s.metric].members--
+		g.shares[s.share].members--
 		g.memberIdx.remove(m.hash, uint32(mi))
 		*m = member{}
 		g.freeMembers = append(g.freeMembers, uint32(mi))
@@ -1155,14 +1195,16 @@ func (g *guard) sweep(cutoff int64) {
 		if s.flags&fLive == 0 || s.lastSeen >= cutoff || s.members != 0 {
 			continue
 		}
-		ms := &g.metricStates[s.metric]
+		metric := g.shares[s.share].metric
+		g.releaseShare(s.share)
+		ms := &g.metricStates[metric]
 		if s.flags&fOverflow != 0 {
 			ms.overflow--
 		} else {
 			ms.regular--
 			g.regularTotal--
 		}
-		g.releaseMetricIfUnused(s.metric)
+		g.releaseMetricIfUnused(metric)
 		g.seriesIdx.remove(s.hash, uint32(si))
 		*s = series{}
 		g.freeSeries = append(g.freeSeries, uint32(si))

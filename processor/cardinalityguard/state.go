@@ -70,7 +70,7 @@ type series struct {
 	emitted  uint64 // timestamp of the last output point (stateful kinds; see stampMonotonic)
 	ext      *seriesExt
 	lastSeen int64
-	metric   uint32 // index into guard.metricStates
+	share    uint32 // index into guard.shares (its metric and producer)
 	head     uint32 // first member
 	members  uint32
 	epoch    uint32 // batch in which it was last emitted
@@ -113,16 +113,27 @@ type memberExt struct {
 	counts []uint64 // histogram buckets mapped to the series' bounds
 	count  uint64
 	sum    float64
+	layout uint64 // the source bucket layout of counts (see layoutOf)
 	exp    *expState
 }
 
-// metricState is the budget bookkeeping of one metric name.
+// metricState is the series-budget bookkeeping of one metric name.
 type metricState struct {
 	nameHash uint64
 	regular  int // regular output series (count against the budget)
 	overflow int // overflow series (one per producer stream)
-	members  int // members of the metric's series (bounded by max_members_per_metric)
 	limit    int
+}
+
+// share is the member bookkeeping of one metric name and producer (the keep-label values,
+// normally one service): its members are bounded by max_members_per_metric, so one service's
+// exploding label cannot starve another service's new series of the same metric. Every member
+// of an output series has the series' keep-label values, so a series belongs to one share.
+type share struct {
+	key     uint64 // combine(metric name hash, keep-label identity)
+	metric  uint32 // index into guard.metricStates
+	series  int32  // output series holding this entry alive
+	members int32
 }
 
 // num is a number that is an int64 until a double joins it, or until an int64 result would

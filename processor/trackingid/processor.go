@@ -210,7 +210,7 @@ func applyFromContext(attrs pcommon.Map, s *scan) {
 	b := s.best
 	appended := false // the attribute slice may have moved, so s.outVal may be stale
 	if b.found && !b.raw.equalsHex(s.traceHex) && (b.isOutput || !s.origPresent) {
-		attrs.PutStr(s.origAttr, b.raw.String())
+		attrs.PutStr(s.origAttr, originalValue(b.raw))
 		appended = !s.origPresent
 	}
 	if !s.outEqual {
@@ -311,7 +311,7 @@ func (p *trackingProcessor) processLog(lr plog.LogRecord, s *scan, cache *batchC
 	lr.SetTraceID(derived)
 	h := cache.hexOf(derived)
 	if !s.best.raw.equalsHex(h) {
-		attrs.PutStr(p.cfg.OriginalAttribute, s.best.raw.String())
+		attrs.PutStr(p.cfg.OriginalAttribute, originalValue(s.best.raw))
 	}
 	if v, ok := attrs.Get(p.cfg.LogAttribute); !ok || v.Type() != pcommon.ValueTypeStr || v.Str() != h {
 		attrs.PutStr(p.cfg.LogAttribute, h)

@@ -32,6 +32,7 @@ type TelemetryBuilder struct {
 	AiriNormalizeHistogramsNotRescaled  metric.Int64Counter
 	AiriNormalizeHistogramsRescaled     metric.Int64Counter
 	AiriNormalizeInvalidEnvironment     metric.Int64Counter
+	AiriNormalizeInvalidUtf8Repaired    metric.Int64Counter
 	AiriNormalizeItemsLabelled          metric.Int64Counter
 	AiriNormalizeLabelKeysReplaced      metric.Int64Counter
 	AiriNormalizeMetricsRenamed         metric.Int64Counter
@@ -101,6 +102,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_airi_normalize_invalid_environment",
 		metric.WithDescription("Number of items whose environment value from the data was outside allowed_environments. [Development]"),
 		metric.WithUnit("{item}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.AiriNormalizeInvalidUtf8Repaired, err = builder.meter.Int64Counter(
+		"otelcol_airi_normalize_invalid_utf8_repaired",
+		metric.WithDescription("Number of strings (attribute keys and values, log bodies, span, metric and scope names) that were not valid UTF-8 and had their invalid bytes replaced by U+FFFD. [Development]"),
+		metric.WithUnit("{string}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.AiriNormalizeItemsLabelled, err = builder.meter.Int64Counter(

@@ -117,6 +117,22 @@ func AssertEqualAiriNormalizeInvalidEnvironment(t *testing.T, tt *componenttest.
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualAiriNormalizeInvalidUtf8Repaired(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_airi_normalize_invalid_utf8_repaired",
+		Description: "Number of strings (attribute keys and values, log bodies, span, metric and scope names) that were not valid UTF-8 and had their invalid bytes replaced by U+FFFD. [Development]",
+		Unit:        "{string}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_airi_normalize_invalid_utf8_repaired")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualAiriNormalizeItemsLabelled(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_airi_normalize_items_labelled",

@@ -25,6 +25,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.AiriNormalizeHistogramsNotRescaled.Add(context.Background(), 1)
 	tb.AiriNormalizeHistogramsRescaled.Add(context.Background(), 1)
 	tb.AiriNormalizeInvalidEnvironment.Add(context.Background(), 1)
+	tb.AiriNormalizeInvalidUtf8Repaired.Add(context.Background(), 1)
 	tb.AiriNormalizeItemsLabelled.Add(context.Background(), 1)
 	tb.AiriNormalizeLabelKeysReplaced.Add(context.Background(), 1)
 	tb.AiriNormalizeMetricsRenamed.Add(context.Background(), 1)
@@ -45,6 +46,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualAiriNormalizeInvalidEnvironment(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualAiriNormalizeInvalidUtf8Repaired(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualAiriNormalizeItemsLabelled(t, testTel,
