@@ -80,7 +80,7 @@ $(GOLANGCI_LINT):
 	GOBIN=$(dir $@) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 generate: ## Re-run mdatagen (v0.159.0) for every component.
-	$(GO) generate ./processor/...
+	$(GO) generate ./processor/... ./extension/...
 
 
 docker: ## Build the image (needs a Docker engine; none runs on the CI machines).

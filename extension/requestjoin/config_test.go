@@ -1,0 +1,38 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package requestjoin
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/extension/extensiontest"
+)
+
+func TestValidate(t *testing.T) {
+	require.NoError(t, createDefaultConfig().(*Config).Validate())
+	err := (&Config{TTL: 0, MaxEntries: 0}).Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "ttl: must be positive")
+	assert.Contains(t, err.Error(), "max_entries: must be between 1 and")
+	assert.ErrorContains(t, (&Config{TTL: time.Second, MaxEntries: maxEntriesLimit + 1}).Validate(), "max_entries")
+}
+
+func TestExtensionIsAJoiner(t *testing.T) {
+	f := NewFactory()
+	x, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), f.CreateDefaultConfig())
+	require.NoError(t, err)
+	require.NoError(t, x.Start(context.Background(), componenttest.NewNopHost()))
+	j, ok := x.(Joiner)
+	require.True(t, ok)
+	j.Remember("r", tid(1), sid(1), true)
+	tr, _, ok := j.Lookup("r")
+	assert.True(t, ok)
+	assert.Equal(t, tid(1), tr)
+	require.NoError(t, x.Shutdown(context.Background()))
+}
