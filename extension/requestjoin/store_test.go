@@ -5,6 +5,7 @@ package requestjoin
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -178,5 +179,37 @@ func BenchmarkRemember(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		s.Remember(keys[i%len(keys)], tid(1), sid(1), true)
+	}
+}
+
+// BenchmarkMemoryPerEntry reports the heap one remembered request holds (B/entry), for the
+// request-ID shapes of the seeds: a UUID (36 bytes) and a short "req-" ID.
+func BenchmarkMemoryPerEntry(b *testing.B) {
+	for _, shape := range []struct{ name, format string }{
+		{"uuid", "4bf92f35-77b3-4da6-a3ce-%012x"},
+		{"req16", "req-%012x"},
+	} {
+		b.Run(shape.name, func(b *testing.B) {
+			const n = 100_000
+			keys := make([]string, n)
+			for i := range keys {
+				keys[i] = fmt.Sprintf(shape.format, i)
+			}
+			var perEntry float64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				s := newStore(10*time.Minute, n, func(int64) {})
+				for i, k := range keys {
+					s.Remember(k, tid(byte(i)), sid(1), true)
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perEntry = float64(after.HeapAlloc-before.HeapAlloc) / n
+				runtime.KeepAlive(s)
+			}
+			b.ReportMetric(perEntry, "B/entry")
+		})
 	}
 }

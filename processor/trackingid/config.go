@@ -60,6 +60,13 @@ type Config struct {
 	// request ID. false leaves such records untouched. Default true.
 	DeriveLogTraceID bool `mapstructure:"derive_log_trace_id"`
 
+	// RequestJoin names a request_join extension (issue 22) shared with the tracking_id
+	// processors of the other pipelines: spans carrying a request ID remember request ID →
+	// (trace ID, span ID) there, and a log record without trace context whose request ID is
+	// known takes that real trace ID and span ID instead of a derived one. Empty (default):
+	// no join.
+	RequestJoin string `mapstructure:"request_join"`
+
 	// MetricExemplars adds exemplars to metric data points with a tracking label. false makes
 	// the processor pass metrics through untouched. Default true.
 	MetricExemplars bool `mapstructure:"metric_exemplars"`
@@ -71,6 +78,7 @@ func defaultRequestIDKeys() []string {
 	return []string{
 		"tracking_id", "tracking.id", "trace_id", "traceId",
 		"x-tracking-id", "x-trace-id", "x-request-id", "request_id", "reqId", "req.id",
+		"request.id",
 	}
 }
 
@@ -115,10 +123,22 @@ func (cfg *Config) Validate() error {
 	if cfg.OriginalAttribute != "" && cfg.OriginalAttribute == cfg.LogAttribute {
 		errs = append(errs, fmt.Errorf("original_attribute: must differ from log_attribute, both are %q", cfg.OriginalAttribute))
 	}
+	if cfg.RequestJoin != "" {
+		if _, err := cfg.requestJoinID(); err != nil {
+			errs = append(errs, fmt.Errorf("request_join: %w", err))
+		}
+	}
 	if cfg.OriginalAttribute != "" && containsFold(cfg.RequestIDKeys, cfg.OriginalAttribute) {
 		errs = append(errs, fmt.Errorf("request_id_keys: must not contain original_attribute %q (the processor's own output would be read back as a request ID)", cfg.OriginalAttribute))
 	}
 	return errors.Join(errs...)
+}
+
+// requestJoinID parses RequestJoin as a component ID ("request_join" or "request_join/name").
+func (cfg *Config) requestJoinID() (component.ID, error) {
+	var id component.ID
+	err := id.UnmarshalText([]byte(cfg.RequestJoin))
+	return id, err
 }
 
 func validateKeys(field string, keys []string) []error {

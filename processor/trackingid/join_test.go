@@ -1,0 +1,195 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package trackingid
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/extension/extensiontest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+
+	"github.com/airi-otel/otelcol-airi/extension/requestjoin"
+	"github.com/airi-otel/otelcol-airi/processor/trackingid/internal/metadatatest"
+)
+
+// extHost is a host holding the given extensions, as the collector's service is.
+type extHost struct {
+	component.Host
+	exts map[component.ID]component.Component
+}
+
+func (h extHost) GetExtensions() map[component.ID]component.Component { return h.exts }
+
+// joinHost creates and starts a real request_join extension and a host holding it.
+func joinHost(t testing.TB) extHost {
+	t.Helper()
+	f := requestjoin.NewFactory()
+	x, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), f.CreateDefaultConfig())
+	require.NoError(t, err)
+	require.NoError(t, x.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, x.Shutdown(context.Background())) })
+	return extHost{Host: componenttest.NewNopHost(), exts: map[component.ID]component.Component{component.MustNewID("request_join"): x}}
+}
+
+type joinPipelines struct {
+	traces    *consumertest.TracesSink
+	logs      *consumertest.LogsSink
+	tel       *componenttest.Telemetry
+	nextTrace func(ptrace.Traces) error
+	nextLogs  func(plog.Logs) error
+}
+
+// newJoinPipelines starts a traces and a logs tracking_id processor sharing one request_join
+// extension, as the shipped agent config does.
+func newJoinPipelines(t *testing.T) joinPipelines {
+	t.Helper()
+	host := joinHost(t)
+	cfg := createDefaultConfig().(*Config)
+	cfg.RequestJoin = "request_join"
+	require.NoError(t, cfg.Validate())
+	jp := joinPipelines{traces: new(consumertest.TracesSink), logs: new(consumertest.LogsSink), tel: componenttest.NewTelemetry()}
+	t.Cleanup(func() { require.NoError(t, jp.tel.Shutdown(context.Background())) })
+	tp, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(jp.tel), cfg, jp.traces)
+	require.NoError(t, err)
+	lp, err := NewFactory().CreateLogs(context.Background(), metadatatest.NewSettings(jp.tel), cfg, jp.logs)
+	require.NoError(t, err)
+	for _, c := range []component.Component{tp, lp} {
+		require.NoError(t, c.Start(context.Background(), host))
+		t.Cleanup(func() { require.NoError(t, c.Shutdown(context.Background())) })
+	}
+	jp.nextTrace = func(td ptrace.Traces) error { return tp.ConsumeTraces(context.Background(), td) }
+	jp.nextLogs = func(ld plog.Logs) error { return lp.ConsumeLogs(context.Background(), ld) }
+	return jp
+}
+
+// requestSpans is one request as otelhttp records it: a server span with the X-Request-Id
+// header as a string array, and an earlier-ending client child span with an app attribute.
+func requestSpans(trace pcommon.TraceID, server, client pcommon.SpanID, reqID string) ptrace.Traces {
+	td := ptrace.NewTraces()
+	spans := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
+	c := spans.AppendEmpty()
+	c.SetTraceID(trace)
+	c.SetSpanID(client)
+	c.SetParentSpanID(server)
+	c.SetKind(ptrace.SpanKindClient)
+	c.Attributes().PutStr("request_id", reqID)
+	s := spans.AppendEmpty()
+	s.SetTraceID(trace)
+	s.SetSpanID(server)
+	s.SetParentSpanID(pcommon.SpanID{9, 9, 9}) // a remote parent: still the server span
+	s.SetKind(ptrace.SpanKindServer)
+	s.Attributes().PutEmptySlice("http.request.header.x-request-id").AppendEmpty().SetStr(reqID)
+	return td
+}
+
+func TestJoinGivesLogsTheRealTrace(t *testing.T) {
+	jp := newJoinPipelines(t)
+	trace := pcommon.TraceID{0xab, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
+	server, client := pcommon.SpanID{1, 1}, pcommon.SpanID{2, 2}
+	require.NoError(t, jp.nextTrace(requestSpans(trace, server, client, "req-abc123")))
+
+	ld := plog.NewLogs()
+	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	_ = lrs.AppendEmpty().Body().SetEmptyMap().FromRaw(map[string]any{"message": "request_completed", "request_id": "req-abc123"})
+	_ = lrs.AppendEmpty().Attributes().FromRaw(map[string]any{"extra": map[string]any{"request_id": "req-unknown"}})
+	require.NoError(t, jp.nextLogs(ld))
+
+	out := jp.logs.AllLogs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	joined := out.At(0)
+	assert.Equal(t, trace, joined.TraceID())
+	assert.Equal(t, server, joined.SpanID(), "the server span, not the child that ended first")
+	assert.Equal(t, map[string]any{
+		"tracking_id":          traceHex(trace),
+		"tracking.id.original": "req-abc123",
+		JoinedAttribute:        true,
+	}, joined.Attributes().AsRaw())
+
+	derived := out.At(1)
+	want, ok := deriveTraceID(rawID{s: "req-unknown"})
+	require.True(t, ok)
+	assert.Equal(t, want, derived.TraceID())
+	assert.True(t, derived.SpanID().IsEmpty())
+	v, _ := derived.Attributes().Get(DerivedAttribute)
+	assert.True(t, v.Bool())
+	_, has := derived.Attributes().Get(JoinedAttribute)
+	assert.False(t, has)
+
+	one := func(signal string, v int64) []metricdata.DataPoint[int64] {
+		return []metricdata.DataPoint[int64]{{Value: v, Attributes: attribute.NewSet(attribute.String("signal", signal))}}
+	}
+	metadatatest.AssertEqualProcessorTrackingIDRequestIdsRemembered(t, jp.tel, one("traces", 2), metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualProcessorTrackingIDIdsJoined(t, jp.tel, one("logs", 1), metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualProcessorTrackingIDJoinMisses(t, jp.tel, one("logs", 1), metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualProcessorTrackingIDIdsDerived(t, jp.tel, one("logs", 1), metricdatatest.IgnoreTimestamp())
+}
+
+func TestJoinLeavesLogsWithContextAlone(t *testing.T) {
+	jp := newJoinPipelines(t)
+	require.NoError(t, jp.nextTrace(requestSpans(pcommon.TraceID{1}, pcommon.SpanID{1}, pcommon.SpanID{2}, "req-1")))
+	ld := logWith(pcommon.NewValueEmpty(), map[string]any{"request_id": "req-1"})
+	own := pcommon.TraceID{7, 7}
+	firstLog(ld).SetTraceID(own)
+	require.NoError(t, jp.nextLogs(ld))
+	assert.Equal(t, own, firstLog(jp.logs.AllLogs()[0]).TraceID(), "a record's own trace context wins over the join")
+}
+
+func TestRequestJoinStartErrors(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.RequestJoin = "request_join/missing"
+	p, err := NewFactory().CreateLogs(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), cfg, new(consumertest.LogsSink))
+	require.NoError(t, err)
+	assert.ErrorContains(t, p.Start(context.Background(), joinHost(t)), `request_join: extension "request_join/missing" not found`)
+
+	nf := extensiontest.NewNopFactory()
+	nop, err := nf.Create(context.Background(), extensiontest.NewNopSettings(nf.Type()), nf.CreateDefaultConfig())
+	require.NoError(t, err)
+	host := extHost{Host: componenttest.NewNopHost(), exts: map[component.ID]component.Component{component.MustNewID("request_join"): nop}}
+	cfg.RequestJoin = "request_join"
+	p, err = NewFactory().CreateLogs(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), cfg, new(consumertest.LogsSink))
+	require.NoError(t, err)
+	assert.ErrorContains(t, p.Start(context.Background(), host), "is not a request_join extension")
+
+	cfg.RequestJoin = "not a/valid//id"
+	assert.ErrorContains(t, cfg.Validate(), "request_join:")
+}
+
+// TestJoinConcurrent runs the traces and logs pipelines at once over one store (go test -race).
+func TestJoinConcurrent(t *testing.T) {
+	jp := newJoinPipelines(t)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := range 500 {
+			assert.NoError(t, jp.nextTrace(requestSpans(pcommon.TraceID{byte(i), 1}, pcommon.SpanID{1}, pcommon.SpanID{2}, fmt.Sprint("req-", i%50))))
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := range 500 {
+			assert.NoError(t, jp.nextLogs(logWith(pcommon.NewValueEmpty(), map[string]any{"request_id": fmt.Sprint("req-", i%50)})))
+		}
+	}()
+	wg.Wait()
+	for _, ld := range jp.logs.AllLogs() {
+		lr := firstLog(ld)
+		_, joined := lr.Attributes().Get(JoinedAttribute)
+		_, derived := lr.Attributes().Get(DerivedAttribute)
+		assert.True(t, joined != derived, "exactly one of joined / derived")
+		assert.False(t, lr.TraceID().IsEmpty())
+	}
+}
