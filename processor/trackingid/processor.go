@@ -59,7 +59,7 @@ func newTrackingProcessor(cfg *Config, tb *metadata.TelemetryBuilder) *trackingP
 
 // counts accumulates one batch's telemetry so the hot path does not touch the meter.
 type counts struct {
-	fromContext, derived, invalid int64
+	fromContext, derived, invalid  int64
 	remembered, joined, joinMisses int64
 }
 
