@@ -12,6 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+
+	"github.com/airi-otel/otelcol-airi/extension/requestjoin/internal/metadatatest"
 )
 
 func TestValidate(t *testing.T) {
@@ -34,5 +38,19 @@ func TestExtensionIsAJoiner(t *testing.T) {
 	tr, _, ok := j.Lookup("r")
 	assert.True(t, ok)
 	assert.Equal(t, tid(1), tr)
+	require.NoError(t, x.Shutdown(context.Background()))
+}
+
+func TestEvictionsAreCounted(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	cfg := &Config{TTL: time.Hour, MaxEntries: 2}
+	x, err := NewFactory().Create(context.Background(), metadatatest.NewSettings(tel), cfg)
+	require.NoError(t, err)
+	j := x.(Joiner)
+	for _, k := range []string{"a", "b", "c", "d", "b"} {
+		j.Remember(k, tid(1), sid(1), false)
+	}
+	metadatatest.AssertEqualRequestJoinEvicted(t, tel, []metricdata.DataPoint[int64]{{Value: 2}}, metricdatatest.IgnoreTimestamp())
 	require.NoError(t, x.Shutdown(context.Background()))
 }

@@ -55,7 +55,7 @@ type joinPipelines struct {
 
 // newJoinPipelines starts a traces and a logs tracking_id processor sharing one request_join
 // extension, as the shipped agent config does.
-func newJoinPipelines(t *testing.T) joinPipelines {
+func newJoinPipelines(t testing.TB) joinPipelines {
 	t.Helper()
 	host := joinHost(t)
 	cfg := createDefaultConfig().(*Config)
@@ -192,4 +192,67 @@ func TestJoinConcurrent(t *testing.T) {
 		assert.True(t, joined != derived, "exactly one of joined / derived")
 		assert.False(t, lr.TraceID().IsEmpty())
 	}
+}
+
+// FuzzJoin runs arbitrary spans, then arbitrary logs, through a traces and a logs tracking_id
+// sharing one request_join store: never a panic, and a record marked joined carries the trace
+// ID and span ID of one of the spans, its tracking_id, and no derived mark of this run.
+func FuzzJoin(f *testing.F) {
+	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","kind":2,"attributes":[{"key":"http.request.header.x-request-id","value":{"arrayValue":{"values":[{"stringValue":"req-1"}]}}}]}]}]}]}`),
+		[]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"kvlistValue":{"values":[{"key":"request_id","value":{"stringValue":"req-1"}}]}}},{"attributes":[{"key":"request_id","value":{"intValue":"7"}}]}]}]}]}`))
+	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","attributes":[{"key":"request_id","value":{"intValue":"7"}},{"key":"tracking.id","value":{"stringValue":"req-2"}}]}]}]}]}`),
+		[]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[{"key":"tracking_id","value":{"stringValue":"req-2"}},{"key":"tracking.id.joined","value":{"boolValue":false}}]}]}]}]}`))
+	jp := newJoinPipelines(f)
+	f.Fuzz(func(t *testing.T, traces, logs []byte) {
+		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(traces)
+		if err != nil {
+			return
+		}
+		ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(logs)
+		if err != nil {
+			return
+		}
+		spans := map[pcommon.TraceID]map[pcommon.SpanID]bool{}
+		for i := 0; i < td.ResourceSpans().Len(); i++ {
+			sss := td.ResourceSpans().At(i).ScopeSpans()
+			for j := 0; j < sss.Len(); j++ {
+				for k := 0; k < sss.At(j).Spans().Len(); k++ {
+					sp := sss.At(j).Spans().At(k)
+					if spans[sp.TraceID()] == nil {
+						spans[sp.TraceID()] = map[pcommon.SpanID]bool{}
+					}
+					spans[sp.TraceID()][sp.SpanID()] = true
+				}
+			}
+		}
+		require.NoError(t, jp.nextTrace(td))
+		before := plog.NewLogs()
+		ld.CopyTo(before)
+		jp.logs.Reset()
+		require.NoError(t, jp.nextLogs(ld))
+		out := jp.logs.AllLogs()[0]
+		forEachLogPair(before, out, func(b, a plog.LogRecord) {
+			if !b.TraceID().IsEmpty() {
+				require.Equal(t, b.TraceID(), a.TraceID(), "an existing trace ID never changes")
+				return
+			}
+			_, wasJoined := b.Attributes().Get(JoinedAttribute)
+			j, joined := a.Attributes().Get(JoinedAttribute)
+			if wasJoined || !joined {
+				return
+			}
+			require.True(t, j.Bool())
+			// Spans of earlier fuzz inputs are in the store too, so only the shape is checked
+			// against this input when the trace is one of its own.
+			if ids, ok := spans[a.TraceID()]; ok {
+				require.True(t, ids[a.SpanID()] || a.SpanID().IsEmpty(), "the span ID is one of the trace's spans")
+			}
+			require.False(t, a.TraceID().IsEmpty())
+			v, _ := a.Attributes().Get("tracking_id")
+			require.Equal(t, traceHex(a.TraceID()), v.Str())
+			_, wasDerived := b.Attributes().Get(DerivedAttribute)
+			_, derived := a.Attributes().Get(DerivedAttribute)
+			require.Equal(t, wasDerived, derived, "a joined record is not marked derived")
+		})
+	})
 }
