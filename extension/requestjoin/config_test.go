@@ -48,8 +48,12 @@ func TestEvictionsAreCounted(t *testing.T) {
 	x, err := NewFactory().Create(context.Background(), metadatatest.NewSettings(tel), cfg)
 	require.NoError(t, err)
 	j := x.(Joiner)
-	for _, k := range []string{"a", "b", "c", "d", "b"} {
+	for _, k := range []string{"a", "b", "c", "b", "d"} { // c evicts a, d evicts c
 		j.Remember(k, tid(1), sid(1), false)
+	}
+	for k, want := range map[string]bool{"a": false, "b": true, "c": false, "d": true} {
+		_, _, ok := j.Lookup(k)
+		assert.Equal(t, want, ok, k)
 	}
 	metadatatest.AssertEqualRequestJoinEvicted(t, tel, []metricdata.DataPoint[int64]{{Value: 2}}, metricdatatest.IgnoreTimestamp())
 	require.NoError(t, x.Shutdown(context.Background()))
