@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 )
@@ -14,6 +15,10 @@ import (
 // maxBodyDepthLimit bounds body_max_depth: JSON log lines nest a request ID one or two levels
 // down (`tracing.trace_id`), never ten; the bound keeps the body scan cheap and predictable.
 const maxBodyDepthLimit = 5
+
+// maxJoinHold bounds join_hold: a hold is for a span that ends moments after its log line,
+// not for logs written minutes before (those stay derived).
+const maxJoinHold = time.Minute
 
 // Config is the configuration of the tracking_id processor.
 type Config struct {
@@ -67,6 +72,16 @@ type Config struct {
 	// no join.
 	RequestJoin string `mapstructure:"request_join"`
 
+	// JoinHold holds a log record without trace context whose request ID is not (yet) known
+	// for up to this long, so a span that arrives a little later can still give it the real
+	// trace ID; then it is derived. 0 (default): no hold. At most 1m; needs RequestJoin.
+	// Held records are acknowledged before they are forwarded: a crash loses them.
+	JoinHold time.Duration `mapstructure:"join_hold"`
+
+	// JoinHoldMaxRecords bounds how many records are held at once; beyond it a record is
+	// derived at once. Default 10000; at least 1 when JoinHold is set.
+	JoinHoldMaxRecords int `mapstructure:"join_hold_max_records"`
+
 	// MetricExemplars adds exemplars to metric data points with a tracking label. false makes
 	// the processor pass metrics through untouched. Default true.
 	MetricExemplars bool `mapstructure:"metric_exemplars"`
@@ -88,15 +103,16 @@ func defaultMetricLabelKeys() []string {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		RequestIDKeys:     defaultRequestIDKeys(),
-		SearchBody:        true,
-		BodyMaxDepth:      2,
-		SpanAttribute:     "tracking.id",
-		LogAttribute:      "tracking_id",
-		OriginalAttribute: "tracking.id.original",
-		MetricLabelKeys:   defaultMetricLabelKeys(),
-		DeriveLogTraceID:  true,
-		MetricExemplars:   true,
+		RequestIDKeys:      defaultRequestIDKeys(),
+		SearchBody:         true,
+		BodyMaxDepth:       2,
+		SpanAttribute:      "tracking.id",
+		LogAttribute:       "tracking_id",
+		OriginalAttribute:  "tracking.id.original",
+		MetricLabelKeys:    defaultMetricLabelKeys(),
+		DeriveLogTraceID:   true,
+		MetricExemplars:    true,
+		JoinHoldMaxRecords: 10_000,
 	}
 }
 
@@ -127,6 +143,15 @@ func (cfg *Config) Validate() error {
 		if _, err := cfg.requestJoinID(); err != nil {
 			errs = append(errs, fmt.Errorf("request_join: %w", err))
 		}
+	}
+	if cfg.JoinHold < 0 || cfg.JoinHold > maxJoinHold {
+		errs = append(errs, fmt.Errorf("join_hold: must be between 0s and %s, got %s", maxJoinHold, cfg.JoinHold))
+	}
+	if cfg.JoinHold > 0 && cfg.RequestJoin == "" {
+		errs = append(errs, errors.New("join_hold: needs request_join (nothing can join a held record without it)"))
+	}
+	if cfg.JoinHold > 0 && cfg.JoinHoldMaxRecords < 1 {
+		errs = append(errs, fmt.Errorf("join_hold_max_records: must be at least 1 when join_hold is set, got %d", cfg.JoinHoldMaxRecords))
 	}
 	if cfg.OriginalAttribute != "" && containsFold(cfg.RequestIDKeys, cfg.OriginalAttribute) {
 		errs = append(errs, fmt.Errorf("request_id_keys: must not contain original_attribute %q (the processor's own output would be read back as a request ID)", cfg.OriginalAttribute))

@@ -55,10 +55,16 @@ func (p *trackingProcessor) start(_ context.Context, host component.Host) error 
 		return fmt.Errorf("request_join: extension %q is not a request_join extension", id)
 	}
 	p.join = j
+	if p.hold != nil {
+		p.hold.start()
+	}
 	return nil
 }
 
 func (p *trackingProcessor) shutdown(context.Context) error {
+	if p.hold != nil && p.join != nil {
+		p.hold.shutdown() // forwards what is still held, before the telemetry goes
+	}
 	p.telemetry.Shutdown()
 	return nil
 }
@@ -89,6 +95,9 @@ func createLogs(ctx context.Context, set processor.Settings, cfg component.Confi
 	p, err := newProcessor(set, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if p.cfg.JoinHold > 0 {
+		p.hold = newHolder(p, next, set.Logger)
 	}
 	return processorhelper.NewLogs(ctx, set, cfg, next, p.processLogs,
 		processorhelper.WithCapabilities(processorCapabilities),

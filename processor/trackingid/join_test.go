@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -46,20 +47,24 @@ func joinHost(t testing.TB) extHost {
 }
 
 type joinPipelines struct {
-	traces    *consumertest.TracesSink
-	logs      *consumertest.LogsSink
-	tel       *componenttest.Telemetry
-	nextTrace func(ptrace.Traces) error
-	nextLogs  func(plog.Logs) error
+	traces       *consumertest.TracesSink
+	logs         *consumertest.LogsSink
+	tel          *componenttest.Telemetry
+	nextTrace    func(ptrace.Traces) error
+	nextLogs     func(plog.Logs) error
+	shutdownLogs func() error
 }
 
 // newJoinPipelines starts a traces and a logs tracking_id processor sharing one request_join
 // extension, as the shipped agent config does.
-func newJoinPipelines(t testing.TB) joinPipelines {
+func newJoinPipelines(t testing.TB, opts ...func(*Config)) joinPipelines {
 	t.Helper()
 	host := joinHost(t)
 	cfg := createDefaultConfig().(*Config)
 	cfg.RequestJoin = "request_join"
+	for _, o := range opts {
+		o(cfg)
+	}
 	require.NoError(t, cfg.Validate())
 	jp := joinPipelines{traces: new(consumertest.TracesSink), logs: new(consumertest.LogsSink), tel: componenttest.NewTelemetry()}
 	t.Cleanup(func() { require.NoError(t, jp.tel.Shutdown(context.Background())) })
@@ -73,6 +78,7 @@ func newJoinPipelines(t testing.TB) joinPipelines {
 	}
 	jp.nextTrace = func(td ptrace.Traces) error { return tp.ConsumeTraces(context.Background(), td) }
 	jp.nextLogs = func(ld plog.Logs) error { return lp.ConsumeLogs(context.Background(), ld) }
+	jp.shutdownLogs = func() error { return lp.Shutdown(context.Background()) }
 	return jp
 }
 
@@ -255,4 +261,81 @@ func FuzzJoin(f *testing.F) {
 			require.Equal(t, wasDerived, derived, "a joined record is not marked derived")
 		})
 	})
+}
+
+func withHold(d time.Duration, maxRecords int) func(*Config) {
+	return func(cfg *Config) { cfg.JoinHold, cfg.JoinHoldMaxRecords = d, maxRecords }
+}
+
+// sunk returns the log records the logs pipeline forwarded so far, by request ID.
+func (jp joinPipelines) sunk() map[string]plog.LogRecord {
+	out := map[string]plog.LogRecord{}
+	for _, ld := range jp.logs.AllLogs() {
+		forEachLogPair(ld, ld, func(lr, _ plog.LogRecord) {
+			if v, ok := lr.Attributes().Get("tracking.id.original"); ok {
+				out[v.Str()] = lr
+			} else if v, ok := lr.Attributes().Get("request_id"); ok {
+				out[v.Str()] = lr
+			}
+		})
+	}
+	return out
+}
+
+func eventuallyLog(t *testing.T, jp joinPipelines, reqID string) plog.LogRecord {
+	t.Helper()
+	var lr plog.LogRecord
+	require.Eventually(t, func() bool {
+		var ok bool
+		lr, ok = jp.sunk()[reqID]
+		return ok
+	}, 10*time.Second, 5*time.Millisecond, "no record for %s", reqID)
+	return lr
+}
+
+func TestJoinHoldJoinsALateSpan(t *testing.T) {
+	jp := newJoinPipelines(t, withHold(time.Minute, 10))
+	require.NoError(t, jp.nextLogs(logWith(pcommon.NewValueEmpty(), map[string]any{"request_id": "req-late", "n": 1})))
+	assert.Empty(t, jp.sunk(), "the record is held, not forwarded")
+	trace, server := pcommon.TraceID{5, 5}, pcommon.SpanID{6, 6}
+	require.NoError(t, jp.nextTrace(requestSpans(trace, server, pcommon.SpanID{7}, "req-late")))
+	lr := eventuallyLog(t, jp, "req-late")
+	assert.Equal(t, trace, lr.TraceID())
+	assert.Equal(t, server, lr.SpanID())
+	v, _ := lr.Attributes().Get("n")
+	assert.Equal(t, int64(1), v.Int(), "the held copy keeps its attributes")
+	metadatatest.AssertEqualProcessorTrackingIDLogsHeld(t, jp.tel, []metricdata.DataPoint[int64]{{Value: 1, Attributes: attribute.NewSet(attribute.String("signal", "logs"))}}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestJoinHoldEndsDerived(t *testing.T) {
+	jp := newJoinPipelines(t, withHold(20*time.Millisecond, 10))
+	require.NoError(t, jp.nextLogs(logWith(pcommon.NewValueEmpty(), map[string]any{"request_id": "req-never"})))
+	lr := eventuallyLog(t, jp, "req-never")
+	want, _ := deriveTraceID(rawID{s: "req-never"})
+	assert.Equal(t, want, lr.TraceID())
+	v, _ := lr.Attributes().Get(DerivedAttribute)
+	assert.True(t, v.Bool())
+}
+
+func TestJoinHoldIsBounded(t *testing.T) {
+	jp := newJoinPipelines(t, withHold(time.Minute, 1))
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "gw")
+	lrs := rl.ScopeLogs().AppendEmpty().LogRecords()
+	lrs.AppendEmpty().Attributes().PutStr("request_id", "req-a")
+	lrs.AppendEmpty().Attributes().PutStr("request_id", "req-b")
+	require.NoError(t, jp.nextLogs(ld))
+	got := jp.sunk()
+	require.Len(t, got, 1, "one held, the other derived at once: the hold is full")
+	v, _ := got["req-b"].Attributes().Get(DerivedAttribute)
+	assert.True(t, v.Bool())
+	// Shutdown forwards what is still held, derived, with its resource.
+	require.NoError(t, jp.shutdownLogs())
+	lr := jp.sunk()["req-a"]
+	v, _ = lr.Attributes().Get(DerivedAttribute)
+	assert.True(t, v.Bool())
+	last := jp.logs.AllLogs()[len(jp.logs.AllLogs())-1]
+	name, _ := last.ResourceLogs().At(0).Resource().Attributes().Get("service.name")
+	assert.Equal(t, "gw", name.Str())
 }

@@ -42,6 +42,7 @@ type trackingProcessor struct {
 	metricKeys *keyMatcher // metric_label_keys
 
 	join requestjoin.Joiner // set in start when request_join names an extension; nil = no join
+	hold *holder            // logs only, when join_hold is set
 }
 
 func newTrackingProcessor(cfg *Config, tb *metadata.TelemetryBuilder) *trackingProcessor {
@@ -61,6 +62,7 @@ func newTrackingProcessor(cfg *Config, tb *metadata.TelemetryBuilder) *trackingP
 type counts struct {
 	fromContext, derived, invalid  int64
 	remembered, joined, joinMisses int64
+	held                           int64
 }
 
 func (p *trackingProcessor) record(ctx context.Context, c counts, attrs metric.AddOption) {
@@ -81,6 +83,9 @@ func (p *trackingProcessor) record(ctx context.Context, c counts, attrs metric.A
 	}
 	if c.joinMisses > 0 {
 		p.telemetry.ProcessorTrackingIDJoinMisses.Add(ctx, c.joinMisses, attrs)
+	}
+	if c.held > 0 {
+		p.telemetry.ProcessorTrackingIDLogsHeld.Add(ctx, c.held, attrs)
 	}
 }
 
@@ -281,6 +286,9 @@ func (p *trackingProcessor) remember(span ptrace.Span, id pcommon.TraceID, raw r
 }
 
 func (p *trackingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+	if p.hold != nil {
+		return p.processLogsHolding(ctx, ld)
+	}
 	var c counts
 	var cache batchCache
 	s := newScan(p.cfg.LogAttribute, p.cfg.OriginalAttribute, p.logKeys)
@@ -291,7 +299,7 @@ func (p *trackingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 			lrs := sls.At(j).LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
 				cache.left = lrs.Len() - k // a record needs at most one hex string
-				p.processLog(lrs.At(k), &s, &cache, &c)
+				p.processLog(lrs.At(k), &s, &cache, &c, false)
 			}
 		}
 	}
@@ -299,11 +307,43 @@ func (p *trackingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 	return ld, nil
 }
 
-func (p *trackingProcessor) processLog(lr plog.LogRecord, s *scan, cache *batchCache, c *counts) {
+// processLogsHolding is processLogs with join_hold: records that processLog would hold move
+// out of the batch into the holder, which forwards them later.
+func (p *trackingProcessor) processLogsHolding(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+	var c counts
+	var cache batchCache
+	s := newScan(p.cfg.LogAttribute, p.cfg.OriginalAttribute, p.logKeys)
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		sls := rl.ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			sl := sls.At(j)
+			sl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
+				if !p.processLog(lr, &s, &cache, &c, true) {
+					return false
+				}
+				if p.hold.tryHold(rl, sl, lr, s.best.raw.String()) {
+					c.held++
+					return true
+				}
+				p.processLog(lr, &s, &cache, &c, false) // the hold is full: derive now
+				return false
+			})
+		}
+	}
+	p.record(ctx, c, attrLogs)
+	return ld, nil
+}
+
+// processLog sets the tracking ID of one log record. With mayHold, a record without trace
+// context whose request ID the join store does not know is left untouched and true returned:
+// the caller holds it.
+func (p *trackingProcessor) processLog(lr plog.LogRecord, s *scan, cache *batchCache, c *counts, mayHold bool) bool {
 	id := lr.TraceID()
 	hasCtx := !id.IsEmpty()
 	if !hasCtx && !p.cfg.DeriveLogTraceID {
-		return
+		return false
 	}
 	s.reset("")
 	if hasCtx {
@@ -324,13 +364,13 @@ func (p *trackingProcessor) processLog(lr plog.LogRecord, s *scan, cache *batchC
 	if hasCtx {
 		applyFromContext(attrs, s)
 		c.fromContext++
-		return
+		return false
 	}
 	if !s.best.found {
 		if s.best.invalid {
 			c.invalid++
 		}
-		return
+		return false
 	}
 	if p.join != nil {
 		if tr, sp, ok := p.join.Lookup(s.best.raw.String()); ok {
@@ -338,20 +378,24 @@ func (p *trackingProcessor) processLog(lr plog.LogRecord, s *scan, cache *batchC
 			lr.SetSpanID(sp)
 			attrs.PutBool(JoinedAttribute, true)
 			c.joined++
-			return
+			return false
+		}
+		if mayHold {
+			return true
 		}
 		c.joinMisses++
 	}
 	derived, ok := cache.derive(s.best.raw)
 	if !ok {
 		c.invalid++
-		return
+		return false
 	}
 	p.setTraceID(lr, attrs, s.best.raw, derived, cache)
 	// No span may stand behind a derived ID: say so, so a UI can search the logs instead of
 	// opening a trace that may not exist.
 	attrs.PutBool(DerivedAttribute, true)
 	c.derived++
+	return false
 }
 
 // setTraceID gives a log record without trace context the trace ID id (joined or derived from

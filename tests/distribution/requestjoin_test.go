@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,10 +40,20 @@ import (
 //   - the line is written after the request's server span ended (the gateway's
 //     request_completed): joined, the record carries the span's trace ID and span ID;
 //   - the line is written before the span reached the collector (a log in the middle of a
-//     request; Celery workers are the other extreme): not joined, derived, since there is no
-//     hold.
+//     request; Celery workers are the other extreme): without a hold (the default) not joined
+//     but derived; with AIRI_REQUEST_JOIN_HOLD=30s held until the span arrives, then joined.
 func TestAgentJoinsLogsToTheRealTrace(t *testing.T) {
 	t.Parallel()
+	for _, hold := range []string{"0s", "30s"} {
+		t.Run("hold="+hold, func(t *testing.T) {
+			t.Parallel()
+			testAgentJoin(t, hold)
+		})
+	}
+}
+
+func testAgentJoin(t *testing.T, hold string) {
+	held := hold != "0s"
 	harness.RequireDebianPythonModule(t, "loguru")
 	root := harness.RepoRoot(t)
 	downstream := startLocal(t, filepath.Join(root, "config", "local.yaml"))
@@ -51,6 +62,7 @@ func TestAgentJoinsLogsToTheRealTrace(t *testing.T) {
 	logDir := t.TempDir()
 	logFile := filepath.Join(logDir, "gateway.log")
 	env := agentEnv(t, gwPort, filepath.Join(logDir, "*.log"))
+	env["AIRI_REQUEST_JOIN_HOLD"] = hold
 	agent := harness.Start(t, harness.CollectorBinary(t), []string{"--config", filepath.Join(root, "config", "agent.yaml")}, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -67,8 +79,13 @@ func TestAgentJoinsLogsToTheRealTrace(t *testing.T) {
 	}
 
 	// Shape 2 first: the lines reach the collector before any span of their requests.
+	telemetry := "http://127.0.0.1:" + env["AIRI_TELEMETRY_PORT"] + "/metrics"
 	writeRequestLogs(t, logFile, before)
-	waitForRequestLogs(t, agent, downstream.dataDir, before)
+	if held {
+		waitForCounters(ctx, t, telemetry, map[string]int{"otelcol_processor_tracking_id_logs_held": nBefore})
+	} else {
+		waitForRequestLogs(t, agent, downstream.dataDir, before)
+	}
 
 	// The service: otelhttp server spans exported over OTLP/gRPC to the agent.
 	texp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(env["AIRI_OTLP_GRPC_ENDPOINT"]), otlptracegrpc.WithInsecure())
@@ -104,8 +121,12 @@ func TestAgentJoinsLogsToTheRealTrace(t *testing.T) {
 	writeRequestLogs(t, logFile, after)
 	got := waitForRequestLogs(t, agent, downstream.dataDir, append(append([]string{}, before...), after...))
 
-	joined := 0
-	for _, id := range after {
+	joined := map[bool]int{} // by "logged after the span ended"
+	for _, id := range append(append([]string{}, before...), after...) {
+		isAfter := strings.Contains(id, "-after-")
+		if !isAfter && !held {
+			continue
+		}
 		lr, sc := got[id], served[id]
 		require.True(t, sc.IsValid(), "no server span for %s", id)
 		assert.Equal(t, sc.TraceID().String(), lr.TraceID().String(), "%s: the log's trace ID is the server span's", id)
@@ -116,29 +137,44 @@ func TestAgentJoinsLogsToTheRealTrace(t *testing.T) {
 		_, derived := lr.Attributes().Get("tracking.id.derived")
 		assert.False(t, derived, "%s: a joined ID is not derived", id)
 		if lr.TraceID().String() == sc.TraceID().String() {
-			joined++
+			joined[isAfter]++
 		}
 	}
-	for _, id := range before {
-		lr := got[id]
-		want := harness.DerivedTraceID(id)
-		assert.Equal(t, want, [16]byte(lr.TraceID()), "%s: logged before its span, the ID is derived", id)
-		requireStr(t, lr.Attributes(), "tracking.id.derived", "true")
+	if !held {
+		for _, id := range before {
+			lr := got[id]
+			want := harness.DerivedTraceID(id)
+			assert.Equal(t, want, [16]byte(lr.TraceID()), "%s: logged before its span, the ID is derived", id)
+			requireStr(t, lr.Attributes(), "tracking.id.derived", "true")
+		}
 	}
-	t.Logf("join rate: logged after the server span ended %d/%d, logged before it reached the collector 0/%d (no hold)", joined, nAfter, nBefore)
+	t.Logf("join rate with hold %s: logged after the server span ended %d/%d, logged before it reached the collector %d/%d",
+		hold, joined[true], nAfter, joined[false], nBefore)
 
 	// The agent's own telemetry tells the same story.
-	telemetry := "http://127.0.0.1:" + env["AIRI_TELEMETRY_PORT"] + "/metrics"
+	want := map[string]int{
+		"otelcol_processor_tracking_id_ids_joined":             nAfter,
+		"otelcol_processor_tracking_id_join_misses":            nBefore,
+		"otelcol_processor_tracking_id_request_ids_remembered": nBefore + nAfter,
+	}
+	if held {
+		want["otelcol_processor_tracking_id_ids_joined"] = nAfter + nBefore
+		want["otelcol_processor_tracking_id_join_misses"] = 0
+	}
+	waitForCounters(ctx, t, telemetry, want)
+	require.NoError(t, agent.Stop(20*time.Second))
+}
+
+// waitForCounters waits until the collector's own counters (summed over their series) have the
+// wanted values.
+func waitForCounters(ctx context.Context, t *testing.T, telemetry string, want map[string]int) {
+	t.Helper()
 	harness.Eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
 		body, err := harness.Get(ctx, telemetry)
 		if err != nil {
 			return err
 		}
-		for name, want := range map[string]int{
-			"otelcol_processor_tracking_id_ids_joined":             nAfter,
-			"otelcol_processor_tracking_id_join_misses":            nBefore,
-			"otelcol_processor_tracking_id_request_ids_remembered": nBefore + nAfter,
-		} {
+		for name, want := range want {
 			if got := sumSeries(body, name); got != want {
 				return fmt.Errorf("%s = %d, want %d; tracking_id series: %q", name, got, want,
 					regexp.MustCompile(`(?m)^otelcol_processor_tracking_id.*$`).FindAllString(body, -1))
@@ -146,7 +182,6 @@ func TestAgentJoinsLogsToTheRealTrace(t *testing.T) {
 		}
 		return nil
 	})
-	require.NoError(t, agent.Stop(20*time.Second))
 }
 
 // sumSeries adds up the values of every series of one Prometheus counter.

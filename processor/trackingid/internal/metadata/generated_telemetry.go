@@ -31,6 +31,7 @@ type TelemetryBuilder struct {
 	ProcessorTrackingIDIdsInvalid           metric.Int64Counter
 	ProcessorTrackingIDIdsJoined            metric.Int64Counter
 	ProcessorTrackingIDJoinMisses           metric.Int64Counter
+	ProcessorTrackingIDLogsHeld             metric.Int64Counter
 	ProcessorTrackingIDRequestIdsRemembered metric.Int64Counter
 }
 
@@ -91,6 +92,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_tracking_id_join_misses",
 		metric.WithDescription("Number of log records without trace context whose request ID the request_join store did not know (not seen on a span, expired or evicted); their trace ID is derived instead. [Development]"),
 		metric.WithUnit("{id}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorTrackingIDLogsHeld, err = builder.meter.Int64Counter(
+		"otelcol_processor_tracking_id_logs_held",
+		metric.WithDescription("Number of log records without trace context held (join_hold) until their request ID became known or their hold ended. [Development]"),
+		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorTrackingIDRequestIdsRemembered, err = builder.meter.Int64Counter(

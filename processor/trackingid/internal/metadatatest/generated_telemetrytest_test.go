@@ -24,6 +24,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorTrackingIDIdsInvalid.Add(context.Background(), 1)
 	tb.ProcessorTrackingIDIdsJoined.Add(context.Background(), 1)
 	tb.ProcessorTrackingIDJoinMisses.Add(context.Background(), 1)
+	tb.ProcessorTrackingIDLogsHeld.Add(context.Background(), 1)
 	tb.ProcessorTrackingIDRequestIdsRemembered.Add(context.Background(), 1)
 	AssertEqualProcessorTrackingIDIdsDerived(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
@@ -38,6 +39,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorTrackingIDJoinMisses(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorTrackingIDLogsHeld(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorTrackingIDRequestIdsRemembered(t, testTel,
