@@ -30,7 +30,7 @@ MDATAGEN := $(GO) tool mdatagen
 # and every non-test package of ours that the distribution imports (internal/harness, the tests'
 # process runner, is not one).
 BUILD_INPUTS := builder-config.yaml go.mod go.sum \
-	$(shell find config processor internal -type f \( -name '*.go' -o -name '*.yaml' \) -not -name '*_test.go' -not -path '*/testdata/*' -not -path 'internal/harness/*' 2>/dev/null)
+	$(shell find config processor extension internal -type f \( -name '*.go' -o -name '*.yaml' \) -not -name '*_test.go' -not -path '*/testdata/*' -not -path 'internal/harness/*' 2>/dev/null)
 
 .PHONY: build run test test-unit validate lint fmt vet generate docker clean help
 
@@ -80,7 +80,7 @@ $(GOLANGCI_LINT):
 	GOBIN=$(dir $@) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 generate: ## Re-run mdatagen (v0.159.0) for every component.
-	$(GO) generate ./processor/...
+	$(GO) generate ./processor/... ./extension/...
 
 
 docker: ## Build the image (needs a Docker engine; none runs on the CI machines).

@@ -212,6 +212,17 @@ func BenchmarkTraces(b *testing.B) {
 			require.NoError(b, err)
 			run(b, shape.perTrace, func(td ptrace.Traces) error { return p.ConsumeTraces(ctx, td) })
 		})
+		b.Run(shape.name+"/tracking_id_request_join", func(b *testing.B) {
+			// As tracking_id, plus remembering every fourth span's request ID in a real
+			// request_join store: the difference is the cost of remembering.
+			f := NewFactory()
+			cfg := f.CreateDefaultConfig().(*Config)
+			cfg.RequestJoin = "request_join"
+			p, err := f.CreateTraces(ctx, processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
+			require.NoError(b, err)
+			require.NoError(b, p.Start(ctx, joinHost(b)))
+			run(b, shape.perTrace, func(td ptrace.Traces) error { return p.ConsumeTraces(ctx, td) })
+		})
 		b.Run(shape.name+"/ottl_transform", func(b *testing.B) {
 			f := transformprocessor.NewFactory()
 			cfg := ottlConfig(b, f, "trace_statements", ottlTraceStatements)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 )
@@ -14,6 +15,10 @@ import (
 // maxBodyDepthLimit bounds body_max_depth: JSON log lines nest a request ID one or two levels
 // down (`tracing.trace_id`), never ten; the bound keeps the body scan cheap and predictable.
 const maxBodyDepthLimit = 5
+
+// maxJoinHold bounds join_hold: a hold is for a span that ends moments after its log line,
+// not for logs written minutes before (those stay derived).
+const maxJoinHold = time.Minute
 
 // Config is the configuration of the tracking_id processor.
 type Config struct {
@@ -60,6 +65,23 @@ type Config struct {
 	// request ID. false leaves such records untouched. Default true.
 	DeriveLogTraceID bool `mapstructure:"derive_log_trace_id"`
 
+	// RequestJoin names a request_join extension (issue 22) shared with the tracking_id
+	// processors of the other pipelines: spans carrying a request ID remember request ID →
+	// (trace ID, span ID) there, and a log record without trace context whose request ID is
+	// known takes that real trace ID and span ID instead of a derived one. Empty (default):
+	// no join.
+	RequestJoin string `mapstructure:"request_join"`
+
+	// JoinHold holds a log record without trace context whose request ID is not (yet) known
+	// for up to this long, so a span that arrives a little later can still give it the real
+	// trace ID; then it is derived. 0 (default): no hold. At most 1m; needs RequestJoin.
+	// Held records are acknowledged before they are forwarded: a crash loses them.
+	JoinHold time.Duration `mapstructure:"join_hold"`
+
+	// JoinHoldMaxRecords bounds how many records are held at once; beyond it a record is
+	// derived at once. Default 10000; at least 1 when JoinHold is set.
+	JoinHoldMaxRecords int `mapstructure:"join_hold_max_records"`
+
 	// MetricExemplars adds exemplars to metric data points with a tracking label. false makes
 	// the processor pass metrics through untouched. Default true.
 	MetricExemplars bool `mapstructure:"metric_exemplars"`
@@ -71,6 +93,7 @@ func defaultRequestIDKeys() []string {
 	return []string{
 		"tracking_id", "tracking.id", "trace_id", "traceId",
 		"x-tracking-id", "x-trace-id", "x-request-id", "request_id", "reqId", "req.id",
+		"request.id",
 	}
 }
 
@@ -80,15 +103,16 @@ func defaultMetricLabelKeys() []string {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		RequestIDKeys:     defaultRequestIDKeys(),
-		SearchBody:        true,
-		BodyMaxDepth:      2,
-		SpanAttribute:     "tracking.id",
-		LogAttribute:      "tracking_id",
-		OriginalAttribute: "tracking.id.original",
-		MetricLabelKeys:   defaultMetricLabelKeys(),
-		DeriveLogTraceID:  true,
-		MetricExemplars:   true,
+		RequestIDKeys:      defaultRequestIDKeys(),
+		SearchBody:         true,
+		BodyMaxDepth:       2,
+		SpanAttribute:      "tracking.id",
+		LogAttribute:       "tracking_id",
+		OriginalAttribute:  "tracking.id.original",
+		MetricLabelKeys:    defaultMetricLabelKeys(),
+		DeriveLogTraceID:   true,
+		MetricExemplars:    true,
+		JoinHoldMaxRecords: 10_000,
 	}
 }
 
@@ -115,10 +139,31 @@ func (cfg *Config) Validate() error {
 	if cfg.OriginalAttribute != "" && cfg.OriginalAttribute == cfg.LogAttribute {
 		errs = append(errs, fmt.Errorf("original_attribute: must differ from log_attribute, both are %q", cfg.OriginalAttribute))
 	}
+	if cfg.RequestJoin != "" {
+		if _, err := cfg.requestJoinID(); err != nil {
+			errs = append(errs, fmt.Errorf("request_join: %w", err))
+		}
+	}
+	if cfg.JoinHold < 0 || cfg.JoinHold > maxJoinHold {
+		errs = append(errs, fmt.Errorf("join_hold: must be between 0s and %s, got %s", maxJoinHold, cfg.JoinHold))
+	}
+	if cfg.JoinHold > 0 && cfg.RequestJoin == "" {
+		errs = append(errs, errors.New("join_hold: needs request_join (nothing can join a held record without it)"))
+	}
+	if cfg.JoinHold > 0 && cfg.JoinHoldMaxRecords < 1 {
+		errs = append(errs, fmt.Errorf("join_hold_max_records: must be at least 1 when join_hold is set, got %d", cfg.JoinHoldMaxRecords))
+	}
 	if cfg.OriginalAttribute != "" && containsFold(cfg.RequestIDKeys, cfg.OriginalAttribute) {
 		errs = append(errs, fmt.Errorf("request_id_keys: must not contain original_attribute %q (the processor's own output would be read back as a request ID)", cfg.OriginalAttribute))
 	}
 	return errors.Join(errs...)
+}
+
+// requestJoinID parses RequestJoin as a component ID ("request_join" or "request_join/name").
+func (cfg *Config) requestJoinID() (component.ID, error) {
+	var id component.ID
+	err := id.UnmarshalText([]byte(cfg.RequestJoin))
+	return id, err
 }
 
 func validateKeys(field string, keys []string) []error {

@@ -6,6 +6,7 @@ package trackingid
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
@@ -28,16 +29,25 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{name: "", want: createDefaultConfig().(*Config)},
 		{name: "custom", want: &Config{
-			RequestIDKeys:     []string{"correlation_id", "X-Correlation-ID"},
-			SearchBody:        false,
-			BodyMaxDepth:      1,
-			SpanAttribute:     "tid",
-			LogAttribute:      "tid",
-			OriginalAttribute: "tid.raw",
-			MetricLabelKeys:   []string{"corr"},
-			DeriveLogTraceID:  false,
-			MetricExemplars:   false,
+			RequestIDKeys:      []string{"correlation_id", "X-Correlation-ID"},
+			SearchBody:         false,
+			BodyMaxDepth:       1,
+			SpanAttribute:      "tid",
+			LogAttribute:       "tid",
+			OriginalAttribute:  "tid.raw",
+			MetricLabelKeys:    []string{"corr"},
+			DeriveLogTraceID:   false,
+			MetricExemplars:    false,
+			RequestJoin:        "request_join/shared",
+			JoinHold:           2 * time.Second,
+			JoinHoldMaxRecords: 50,
 		}},
+		{name: "bad_hold", errContains: []string{
+			"join_hold: must be between 0s and 1m0s, got 2m0s",
+			"join_hold: needs request_join",
+			"join_hold_max_records: must be at least 1 when join_hold is set, got 0",
+		}},
+		{name: "bad_request_join", errContains: []string{"request_join: "}},
 		{name: "empty_keys", errContains: []string{
 			"request_id_keys: must list at least one key",
 			"metric_label_keys: must list at least one key",

@@ -14,12 +14,17 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/airi-otel/otelcol-airi/extension/requestjoin"
 	"github.com/airi-otel/otelcol-airi/processor/trackingid/internal/metadata"
 )
 
 // DerivedAttribute is set to true on a log record whose trace ID was derived from a request ID
 // rather than taken from its own trace context (Loki: structured metadata tracking_id_derived).
 const DerivedAttribute = "tracking.id.derived"
+
+// JoinedAttribute is set to true on a log record without trace context that took the real
+// trace ID and span ID of its request from the request_join store.
+const JoinedAttribute = "tracking.id.joined"
 
 var (
 	attrTraces  = metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", "traces")))
@@ -35,6 +40,9 @@ type trackingProcessor struct {
 	logKeys    *keyMatcher // log_attribute, request_id_keys
 	logPaths   []keyPath   // request_id_keys with a dot, also read as a path of nested maps
 	metricKeys *keyMatcher // metric_label_keys
+
+	join requestjoin.Joiner // set in start when request_join names an extension; nil = no join
+	hold *holder            // logs only, when join_hold is set
 }
 
 func newTrackingProcessor(cfg *Config, tb *metadata.TelemetryBuilder) *trackingProcessor {
@@ -52,7 +60,9 @@ func newTrackingProcessor(cfg *Config, tb *metadata.TelemetryBuilder) *trackingP
 
 // counts accumulates one batch's telemetry so the hot path does not touch the meter.
 type counts struct {
-	fromContext, derived, invalid int64
+	fromContext, derived, invalid  int64
+	remembered, joined, joinMisses int64
+	held                           int64
 }
 
 func (p *trackingProcessor) record(ctx context.Context, c counts, attrs metric.AddOption) {
@@ -64,6 +74,18 @@ func (p *trackingProcessor) record(ctx context.Context, c counts, attrs metric.A
 	}
 	if c.invalid > 0 {
 		p.telemetry.ProcessorTrackingIDIdsInvalid.Add(ctx, c.invalid, attrs)
+	}
+	if c.remembered > 0 {
+		p.telemetry.ProcessorTrackingIDRequestIdsRemembered.Add(ctx, c.remembered, attrs)
+	}
+	if c.joined > 0 {
+		p.telemetry.ProcessorTrackingIDIdsJoined.Add(ctx, c.joined, attrs)
+	}
+	if c.joinMisses > 0 {
+		p.telemetry.ProcessorTrackingIDJoinMisses.Add(ctx, c.joinMisses, attrs)
+	}
+	if c.held > 0 {
+		p.telemetry.ProcessorTrackingIDLogsHeld.Add(ctx, c.held, attrs)
 	}
 }
 
@@ -242,6 +264,9 @@ func (p *trackingProcessor) processTraces(ctx context.Context, td ptrace.Traces)
 				s.reset(cache.hexOf(id))
 				attrs := span.Attributes()
 				s.attrs(attrs)
+				if p.join != nil && s.best.found {
+					p.remember(span, id, s.best.raw, &c)
+				}
 				applyFromContext(attrs, &s)
 				c.fromContext++
 			}
@@ -251,7 +276,19 @@ func (p *trackingProcessor) processTraces(ctx context.Context, td ptrace.Traces)
 	return td, nil
 }
 
+// remember stores the span's request ID in the join store. The request's server span (or its
+// root span) is preferred: logs belong to the request as the service handled it.
+func (p *trackingProcessor) remember(span ptrace.Span, id pcommon.TraceID, raw rawID, c *counts) {
+	// scan.consider already skipped the span's own trace ID in any spelling.
+	preferred := span.Kind() == ptrace.SpanKindServer || span.ParentSpanID().IsEmpty()
+	p.join.Remember(raw.String(), id, span.SpanID(), preferred)
+	c.remembered++
+}
+
 func (p *trackingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+	if p.hold != nil {
+		return p.processLogsHolding(ctx, ld)
+	}
 	var c counts
 	var cache batchCache
 	s := newScan(p.cfg.LogAttribute, p.cfg.OriginalAttribute, p.logKeys)
@@ -262,7 +299,7 @@ func (p *trackingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 			lrs := sls.At(j).LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
 				cache.left = lrs.Len() - k // a record needs at most one hex string
-				p.processLog(lrs.At(k), &s, &cache, &c)
+				p.processLog(lrs.At(k), &s, &cache, &c, false)
 			}
 		}
 	}
@@ -270,11 +307,43 @@ func (p *trackingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 	return ld, nil
 }
 
-func (p *trackingProcessor) processLog(lr plog.LogRecord, s *scan, cache *batchCache, c *counts) {
+// processLogsHolding is processLogs with join_hold: records that processLog would hold move
+// out of the batch into the holder, which forwards them later.
+func (p *trackingProcessor) processLogsHolding(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+	var c counts
+	var cache batchCache
+	s := newScan(p.cfg.LogAttribute, p.cfg.OriginalAttribute, p.logKeys)
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		sls := rl.ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			sl := sls.At(j)
+			sl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
+				if !p.processLog(lr, &s, &cache, &c, true) {
+					return false
+				}
+				if p.hold.tryHold(rl, sl, lr, s.best.raw.String()) {
+					c.held++
+					return true
+				}
+				p.processLog(lr, &s, &cache, &c, false) // the hold is full: derive now
+				return false
+			})
+		}
+	}
+	p.record(ctx, c, attrLogs)
+	return ld, nil
+}
+
+// processLog sets the tracking ID of one log record. With mayHold, a record without trace
+// context whose request ID the join store does not know is left untouched and true returned:
+// the caller holds it.
+func (p *trackingProcessor) processLog(lr plog.LogRecord, s *scan, cache *batchCache, c *counts, mayHold bool) bool {
 	id := lr.TraceID()
 	hasCtx := !id.IsEmpty()
 	if !hasCtx && !p.cfg.DeriveLogTraceID {
-		return
+		return false
 	}
 	s.reset("")
 	if hasCtx {
@@ -295,31 +364,51 @@ func (p *trackingProcessor) processLog(lr plog.LogRecord, s *scan, cache *batchC
 	if hasCtx {
 		applyFromContext(attrs, s)
 		c.fromContext++
-		return
+		return false
 	}
 	if !s.best.found {
 		if s.best.invalid {
 			c.invalid++
 		}
-		return
+		return false
+	}
+	if p.join != nil {
+		if tr, sp, ok := p.join.Lookup(s.best.raw.String()); ok {
+			p.setTraceID(lr, attrs, s.best.raw, tr, cache)
+			lr.SetSpanID(sp)
+			attrs.PutBool(JoinedAttribute, true)
+			c.joined++
+			return false
+		}
+		if mayHold {
+			return true
+		}
+		c.joinMisses++
 	}
 	derived, ok := cache.derive(s.best.raw)
 	if !ok {
 		c.invalid++
-		return
+		return false
 	}
-	lr.SetTraceID(derived)
-	h := cache.hexOf(derived)
-	if !s.best.raw.equalsHex(h) {
-		attrs.PutStr(p.cfg.OriginalAttribute, originalValue(s.best.raw))
-	}
-	if v, ok := attrs.Get(p.cfg.LogAttribute); !ok || v.Type() != pcommon.ValueTypeStr || v.Str() != h {
-		attrs.PutStr(p.cfg.LogAttribute, h)
-	}
+	p.setTraceID(lr, attrs, s.best.raw, derived, cache)
 	// No span may stand behind a derived ID: say so, so a UI can search the logs instead of
 	// opening a trace that may not exist.
 	attrs.PutBool(DerivedAttribute, true)
 	c.derived++
+	return false
+}
+
+// setTraceID gives a log record without trace context the trace ID id (joined or derived from
+// raw), tracking_id = its hex, and keeps raw in the original attribute.
+func (p *trackingProcessor) setTraceID(lr plog.LogRecord, attrs pcommon.Map, raw rawID, id pcommon.TraceID, cache *batchCache) {
+	lr.SetTraceID(id)
+	h := cache.hexOf(id)
+	if !raw.equalsHex(h) {
+		attrs.PutStr(p.cfg.OriginalAttribute, originalValue(raw))
+	}
+	if v, ok := attrs.Get(p.cfg.LogAttribute); !ok || v.Type() != pcommon.ValueTypeStr || v.Str() != h {
+		attrs.PutStr(p.cfg.LogAttribute, h)
+	}
 }
 
 func (p *trackingProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {

@@ -23,12 +23,16 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                             metric.Meter
-	mu                                sync.Mutex
-	registrations                     []metric.Registration
-	ProcessorTrackingIDIdsDerived     metric.Int64Counter
-	ProcessorTrackingIDIdsFromContext metric.Int64Counter
-	ProcessorTrackingIDIdsInvalid     metric.Int64Counter
+	meter                                   metric.Meter
+	mu                                      sync.Mutex
+	registrations                           []metric.Registration
+	ProcessorTrackingIDIdsDerived           metric.Int64Counter
+	ProcessorTrackingIDIdsFromContext       metric.Int64Counter
+	ProcessorTrackingIDIdsInvalid           metric.Int64Counter
+	ProcessorTrackingIDIdsJoined            metric.Int64Counter
+	ProcessorTrackingIDJoinMisses           metric.Int64Counter
+	ProcessorTrackingIDLogsHeld             metric.Int64Counter
+	ProcessorTrackingIDRequestIdsRemembered metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -75,6 +79,30 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorTrackingIDIdsInvalid, err = builder.meter.Int64Counter(
 		"otelcol_processor_tracking_id_ids_invalid",
 		metric.WithDescription("Number of request-ID values that could not become a trace ID (empty, whitespace only, all-zero, unsupported type) and spans or logs ignored because their trace ID is all-zero. [Development]"),
+		metric.WithUnit("{id}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorTrackingIDIdsJoined, err = builder.meter.Int64Counter(
+		"otelcol_processor_tracking_id_ids_joined",
+		metric.WithDescription("Number of log records without trace context that took the real trace ID and span ID of their request from the request_join store. [Development]"),
+		metric.WithUnit("{id}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorTrackingIDJoinMisses, err = builder.meter.Int64Counter(
+		"otelcol_processor_tracking_id_join_misses",
+		metric.WithDescription("Number of log records without trace context whose request ID the request_join store did not know (not seen on a span, expired or evicted); their trace ID is derived instead. [Development]"),
+		metric.WithUnit("{id}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorTrackingIDLogsHeld, err = builder.meter.Int64Counter(
+		"otelcol_processor_tracking_id_logs_held",
+		metric.WithDescription("Number of log records without trace context held (join_hold) until their request ID became known or their hold ended. [Development]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorTrackingIDRequestIdsRemembered, err = builder.meter.Int64Counter(
+		"otelcol_processor_tracking_id_request_ids_remembered",
+		metric.WithDescription("Number of spans whose request ID was remembered in the request_join store. [Development]"),
 		metric.WithUnit("{id}"),
 	)
 	errs = errors.Join(errs, err)

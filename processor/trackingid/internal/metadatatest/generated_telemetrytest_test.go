@@ -22,6 +22,10 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorTrackingIDIdsDerived.Add(context.Background(), 1)
 	tb.ProcessorTrackingIDIdsFromContext.Add(context.Background(), 1)
 	tb.ProcessorTrackingIDIdsInvalid.Add(context.Background(), 1)
+	tb.ProcessorTrackingIDIdsJoined.Add(context.Background(), 1)
+	tb.ProcessorTrackingIDJoinMisses.Add(context.Background(), 1)
+	tb.ProcessorTrackingIDLogsHeld.Add(context.Background(), 1)
+	tb.ProcessorTrackingIDRequestIdsRemembered.Add(context.Background(), 1)
 	AssertEqualProcessorTrackingIDIdsDerived(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -29,6 +33,18 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorTrackingIDIdsInvalid(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorTrackingIDIdsJoined(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorTrackingIDJoinMisses(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorTrackingIDLogsHeld(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorTrackingIDRequestIdsRemembered(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
