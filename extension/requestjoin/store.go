@@ -21,6 +21,11 @@ type Joiner interface {
 	Lookup(reqID string) (pcommon.TraceID, pcommon.SpanID, bool)
 }
 
+// maxKeyLen bounds a remembered request ID. Real request IDs are a UUID or a few dozen
+// characters; a longer value is not remembered (and so never joined), which keeps the store's
+// memory at max_entries × a few hundred bytes whatever a producer sends.
+const maxKeyLen = 256
+
 type entry struct {
 	key        string
 	trace      pcommon.TraceID
@@ -56,7 +61,7 @@ func newStore(ttl time.Duration, maxEntries int, evicted func(int64)) *store {
 }
 
 func (s *store) Remember(reqID string, trace pcommon.TraceID, span pcommon.SpanID, preferred bool) {
-	if reqID == "" || trace.IsEmpty() {
+	if reqID == "" || len(reqID) > maxKeyLen || trace.IsEmpty() {
 		return
 	}
 	now := s.now().UnixNano()

@@ -6,6 +6,7 @@ package requestjoin
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -212,4 +213,19 @@ func BenchmarkMemoryPerEntry(b *testing.B) {
 			b.ReportMetric(perEntry, "B/entry")
 		})
 	}
+}
+
+// A hostile producer's huge request IDs must not grow the store past max_entries × a few
+// hundred bytes: an ID longer than maxKeyLen is not remembered.
+func TestOversizeRequestIDIsNotRemembered(t *testing.T) {
+	s, _, _ := newTestStore(time.Minute, 10)
+	long := strings.Repeat("r", maxKeyLen+1)
+	s.Remember(long, tid(1), sid(1), true)
+	_, _, ok := s.Lookup(long)
+	assert.False(t, ok)
+	assert.Equal(t, 0, s.Len())
+	atLimit := strings.Repeat("r", maxKeyLen)
+	s.Remember(atLimit, tid(2), sid(2), true)
+	_, _, ok = s.Lookup(atLimit)
+	assert.True(t, ok)
 }
