@@ -216,7 +216,22 @@ func TestEmbeddedConfigs(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, out, `no embedded configuration "nope"`)
 
+	// airi:local really runs: a log record posted to it reaches its file. (Stopping right after
+	// the health check turns ready could also hit the moment before the collector listens for
+	// SIGTERM: upstream's Run starts the service first, then calls signal.Notify.)
 	c := startLocal(t, "airi:local")
+	body := `{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"embedded"}}]},"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hello from airi:local"}}]}]}]}`
+	resp, err := http.Post("http://"+c.http+"/v1/logs", "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	harness.Eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
+		b, err := os.ReadFile(filepath.Join(c.dataDir, "logs.jsonl"))
+		if err != nil || !strings.Contains(string(b), "hello from airi:local") {
+			return fmt.Errorf("the posted log record is not in logs.jsonl yet (%v)", err)
+		}
+		return nil
+	})
 	require.NoError(t, c.proc.Stop(20*time.Second))
 }
 
