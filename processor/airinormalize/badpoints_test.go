@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/airi-otel/otelcol-airi/internal/pmetricutil"
 	"github.com/airi-otel/otelcol-airi/processor/airinormalize/internal/metadatatest"
 )
 
@@ -27,13 +28,14 @@ func pointAttrsOf(t *testing.T, md pmetric.Metrics, name string) map[string]any 
 				if m.Name() != name {
 					continue
 				}
-				switch m.Type() {
-				case pmetric.MetricTypeGauge:
-					return m.Gauge().DataPoints().At(0).Attributes().AsRaw()
-				case pmetric.MetricTypeHistogram:
-					return m.Histogram().DataPoints().At(0).Attributes().AsRaw()
-				case pmetric.MetricTypeSummary:
-					return m.Summary().DataPoints().At(0).Attributes().AsRaw()
+				var first map[string]any
+				pmetricutil.EachPoint(m, func(i int, p pmetricutil.Point) {
+					if i == 0 {
+						first = p.Attributes.AsRaw()
+					}
+				})
+				if first != nil {
+					return first
 				}
 			}
 		}

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/airi-otel/otelcol-airi/internal/pmetricutil"
 	"github.com/airi-otel/otelcol-airi/processor/airinormalize/internal/metadata"
 )
 
@@ -272,8 +273,8 @@ func requireSameMetricNamesAndLabels(b *testing.B, want, got pmetric.Metrics) {
 	for i := 0; i < wm.Len(); i++ {
 		require.Equal(b, wm.At(i).Name(), gm.At(i).Name())
 		var w, g []map[string]any
-		forEachPointAttrs(wm.At(i), func(m pcommon.Map) { w = append(w, m.AsRaw()) })
-		forEachPointAttrs(gm.At(i), func(m pcommon.Map) { g = append(g, m.AsRaw()) })
+		pmetricutil.EachAttributes(wm.At(i), func(m pcommon.Map) { w = append(w, m.AsRaw()) })
+		pmetricutil.EachAttributes(gm.At(i), func(m pcommon.Map) { g = append(g, m.AsRaw()) })
 		require.Equal(b, w, g)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/airi-otel/otelcol-airi/internal/hostile"
+	"github.com/airi-otel/otelcol-airi/internal/pmetricutil"
 	"github.com/airi-otel/otelcol-airi/processor/airinormalize/internal/metadata"
 )
 
@@ -96,7 +97,7 @@ func FuzzProcessMetrics(f *testing.F) {
 				ms := sms.At(j).Metrics()
 				for k := 0; k < ms.Len(); k++ {
 					m := ms.At(k)
-					forEachPointAttrs(m, func(attrs pcommon.Map) {
+					pmetricutil.EachAttributes(m, func(attrs pcommon.Map) {
 						requireLabels(t, p, attrs, "data point of "+m.Name())
 						v, _ := attrs.Get("project")
 						require.Equal(t, "fuzz", v.Str())
@@ -134,31 +135,6 @@ func mustStr(m pcommon.Map, k string) string {
 		return "<missing>"
 	}
 	return v.AsString()
-}
-
-func forEachPointAttrs(m pmetric.Metric, f func(pcommon.Map)) {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		for i := 0; i < m.Gauge().DataPoints().Len(); i++ {
-			f(m.Gauge().DataPoints().At(i).Attributes())
-		}
-	case pmetric.MetricTypeSum:
-		for i := 0; i < m.Sum().DataPoints().Len(); i++ {
-			f(m.Sum().DataPoints().At(i).Attributes())
-		}
-	case pmetric.MetricTypeHistogram:
-		for i := 0; i < m.Histogram().DataPoints().Len(); i++ {
-			f(m.Histogram().DataPoints().At(i).Attributes())
-		}
-	case pmetric.MetricTypeExponentialHistogram:
-		for i := 0; i < m.ExponentialHistogram().DataPoints().Len(); i++ {
-			f(m.ExponentialHistogram().DataPoints().At(i).Attributes())
-		}
-	case pmetric.MetricTypeSummary:
-		for i := 0; i < m.Summary().DataPoints().Len(); i++ {
-			f(m.Summary().DataPoints().At(i).Attributes())
-		}
-	}
 }
 
 func FuzzProcessTraces(f *testing.F) {

@@ -109,39 +109,7 @@ func (p *normalizer) nameMetric(m pmetric.Metric, st *batchStats, local *map[str
 // labelPoints upgrades, escapes and labels the attributes of every data point of m and returns
 // the number of data points.
 func (p *normalizer) labelPoints(m pmetric.Metric, lv *labelValues, sc *scratch, st *batchStats) int64 {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		dps := m.Gauge().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			p.pointAttrs(dps.At(i).Attributes(), lv, sc, st)
-		}
-		return int64(dps.Len())
-	case pmetric.MetricTypeSum:
-		dps := m.Sum().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			p.pointAttrs(dps.At(i).Attributes(), lv, sc, st)
-		}
-		return int64(dps.Len())
-	case pmetric.MetricTypeHistogram:
-		dps := m.Histogram().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			p.pointAttrs(dps.At(i).Attributes(), lv, sc, st)
-		}
-		return int64(dps.Len())
-	case pmetric.MetricTypeExponentialHistogram:
-		dps := m.ExponentialHistogram().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			p.pointAttrs(dps.At(i).Attributes(), lv, sc, st)
-		}
-		return int64(dps.Len())
-	case pmetric.MetricTypeSummary:
-		dps := m.Summary().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			p.pointAttrs(dps.At(i).Attributes(), lv, sc, st)
-		}
-		return int64(dps.Len())
-	}
-	return 0
+	return int64(pmetricutil.EachAttributes(m, func(attrs pcommon.Map) { p.pointAttrs(attrs, lv, sc, st) }))
 }
 
 func (p *normalizer) pointAttrs(attrs pcommon.Map, lv *labelValues, sc *scratch, st *batchStats) {

@@ -16,6 +16,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor/processorhelper"
+
+	"github.com/airi-otel/otelcol-airi/internal/pmetricutil"
 )
 
 // fakeClock is an injectable clock: tests advance it instead of sleeping.
@@ -198,39 +200,27 @@ func flatten(t testing.TB, md pmetric.Metrics) map[string]outPoint {
 					}
 					out[p.id()] = p
 				}
-				switch m.Type() {
-				case pmetric.MetricTypeSum:
-					for x := 0; x < m.Sum().DataPoints().Len(); x++ {
-						dp := m.Sum().DataPoints().At(x)
+				if m.Type() == pmetric.MetricTypeEmpty {
+					add(outPoint{attrs: fmt.Sprintf("type=%s", m.Type())})
+				}
+				pmetricutil.PointFuncs{
+					Number: func(_ int, dp pmetric.NumberDataPoint) {
 						add(outPoint{attrs: attrString(dp.Attributes()), start: dp.StartTimestamp(), ts: dp.Timestamp(), value: numF64(dp)})
-					}
-				case pmetric.MetricTypeGauge:
-					for x := 0; x < m.Gauge().DataPoints().Len(); x++ {
-						dp := m.Gauge().DataPoints().At(x)
-						add(outPoint{attrs: attrString(dp.Attributes()), start: dp.StartTimestamp(), ts: dp.Timestamp(), value: numF64(dp)})
-					}
-				case pmetric.MetricTypeHistogram:
-					for x := 0; x < m.Histogram().DataPoints().Len(); x++ {
-						dp := m.Histogram().DataPoints().At(x)
+					},
+					Histogram: func(_ int, dp pmetric.HistogramDataPoint) {
 						add(outPoint{attrs: attrString(dp.Attributes()), start: dp.StartTimestamp(), ts: dp.Timestamp(),
 							value: float64(dp.Count()), sum: dp.Sum(), buckets: dp.BucketCounts().AsRaw(), bounds: dp.ExplicitBounds().AsRaw()})
-					}
-				case pmetric.MetricTypeExponentialHistogram:
-					for x := 0; x < m.ExponentialHistogram().DataPoints().Len(); x++ {
-						dp := m.ExponentialHistogram().DataPoints().At(x)
+					},
+					ExpHistogram: func(_ int, dp pmetric.ExponentialHistogramDataPoint) {
 						b := append(dp.Positive().BucketCounts().AsRaw(), dp.Negative().BucketCounts().AsRaw()...)
 						add(outPoint{attrs: attrString(dp.Attributes()), start: dp.StartTimestamp(), ts: dp.Timestamp(),
 							value: float64(dp.Count()), sum: dp.Sum(), buckets: append(b, dp.ZeroCount())})
-					}
-				case pmetric.MetricTypeSummary:
-					for x := 0; x < m.Summary().DataPoints().Len(); x++ {
-						dp := m.Summary().DataPoints().At(x)
+					},
+					Summary: func(_ int, dp pmetric.SummaryDataPoint) {
 						add(outPoint{attrs: attrString(dp.Attributes()), start: dp.StartTimestamp(), ts: dp.Timestamp(),
 							value: float64(dp.Count()), sum: dp.Sum(), quantile: dp.QuantileValues().Len()})
-					}
-				default:
-					add(outPoint{attrs: fmt.Sprintf("type=%s", m.Type())})
-				}
+					},
+				}.Walk(m)
 			}
 		}
 	}

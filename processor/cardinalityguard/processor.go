@@ -310,41 +310,21 @@ func (g *guard) processMetric(rm pmetric.ResourceMetrics, sm pmetric.ScopeMetric
 		c.rules = r
 	}
 	c.ms = g.metricState(m.Name(), c.rules.limit)
-	switch k {
-	case kGauge:
-		dps := m.Gauge().DataPoints()
-		pre := g.prefetch(&c, dps)
-		for i := 0; i < dps.Len(); i++ {
-			if pre {
-				c.mh, c.hasMH = g.pre[i], true
-			}
-			g.numberPoint(&c, dps.At(i), now)
-		}
-	case kCumSum, kDeltaSum:
-		dps := m.Sum().DataPoints()
-		pre := g.prefetch(&c, dps)
-		for i := 0; i < dps.Len(); i++ {
-			if pre {
-				c.mh, c.hasMH = g.pre[i], true
-			}
-			g.numberPoint(&c, dps.At(i), now)
-		}
-	case kCumHist, kDeltaHist:
-		dps := m.Histogram().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			g.histPoint(&c, dps.At(i), now)
-		}
-	case kCumExp, kDeltaExp:
-		dps := m.ExponentialHistogram().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			g.expPoint(&c, dps.At(i), now)
-		}
-	case kSummary:
-		dps := m.Summary().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			g.summaryPoint(&c, dps.At(i), now)
-		}
+	pre := false
+	if dps, ok := pmetricutil.NumberDataPoints(m); ok {
+		pre = g.prefetch(&c, dps)
 	}
+	pmetricutil.PointFuncs{
+		Number: func(i int, dp pmetric.NumberDataPoint) {
+			if pre {
+				c.mh, c.hasMH = g.pre[i], true
+			}
+			g.numberPoint(&c, dp, now)
+		},
+		Histogram:    func(_ int, dp pmetric.HistogramDataPoint) { g.histPoint(&c, dp, now) },
+		ExpHistogram: func(_ int, dp pmetric.ExponentialHistogramDataPoint) { g.expPoint(&c, dp, now) },
+		Summary:      func(_ int, dp pmetric.SummaryDataPoint) { g.summaryPoint(&c, dp, now) },
+	}.Walk(m)
 	// keep the metric stream's budget entry alive even if nothing was created
 	g.releaseMetricIfUnused(c.ms)
 }

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/airi-otel/otelcol-airi/internal/pmetricutil"
 	"github.com/airi-otel/otelcol-airi/processor/secretscrub/internal/metadata"
 )
 
@@ -125,32 +126,12 @@ func (p *scrubProcessor) processMetrics(ctx context.Context, md pmetric.Metrics)
 		for _, sm := range rm.ScopeMetrics().All() {
 			s.attrs(sm.Scope().Attributes())
 			for _, m := range sm.Metrics().All() {
-				switch m.Type() {
-				case pmetric.MetricTypeGauge:
-					for _, dp := range m.Gauge().DataPoints().All() {
-						s.attrs(dp.Attributes())
-						s.exemplars(dp.Exemplars())
+				pmetricutil.EachPoint(m, func(_ int, dp pmetricutil.Point) {
+					s.attrs(dp.Attributes)
+					if dp.HasExemplars {
+						s.exemplars(dp.Exemplars)
 					}
-				case pmetric.MetricTypeSum:
-					for _, dp := range m.Sum().DataPoints().All() {
-						s.attrs(dp.Attributes())
-						s.exemplars(dp.Exemplars())
-					}
-				case pmetric.MetricTypeHistogram:
-					for _, dp := range m.Histogram().DataPoints().All() {
-						s.attrs(dp.Attributes())
-						s.exemplars(dp.Exemplars())
-					}
-				case pmetric.MetricTypeExponentialHistogram:
-					for _, dp := range m.ExponentialHistogram().DataPoints().All() {
-						s.attrs(dp.Attributes())
-						s.exemplars(dp.Exemplars())
-					}
-				case pmetric.MetricTypeSummary:
-					for _, dp := range m.Summary().DataPoints().All() {
-						s.attrs(dp.Attributes())
-					}
-				}
+				})
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/airi-otel/otelcol-airi/internal/hostile"
+	"github.com/airi-otel/otelcol-airi/internal/pmetricutil"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -208,35 +209,22 @@ func FuzzProcessMetrics(f *testing.F) {
 	})
 }
 
+// forEachPointPair calls fn for each data point that can carry exemplars (all but summaries)
+// of b with the point at the same place in a.
 func forEachPointPair(b, a pmetric.Metrics, fn func(battrs, aattrs pcommon.Map, bex, aex pmetric.ExemplarSlice, ts pcommon.Timestamp)) {
 	for i := 0; i < b.ResourceMetrics().Len(); i++ {
 		bs, as := b.ResourceMetrics().At(i).ScopeMetrics(), a.ResourceMetrics().At(i).ScopeMetrics()
 		for j := 0; j < bs.Len(); j++ {
 			for k := 0; k < bs.At(j).Metrics().Len(); k++ {
-				bm, am := bs.At(j).Metrics().At(k), as.At(j).Metrics().At(k)
-				switch bm.Type() {
-				case pmetric.MetricTypeGauge:
-					numberPairs(bm.Gauge().DataPoints(), am.Gauge().DataPoints(), fn)
-				case pmetric.MetricTypeSum:
-					numberPairs(bm.Sum().DataPoints(), am.Sum().DataPoints(), fn)
-				case pmetric.MetricTypeHistogram:
-					for n := 0; n < bm.Histogram().DataPoints().Len(); n++ {
-						bp, ap := bm.Histogram().DataPoints().At(n), am.Histogram().DataPoints().At(n)
-						fn(bp.Attributes(), ap.Attributes(), bp.Exemplars(), ap.Exemplars(), bp.Timestamp())
+				var after []pmetricutil.Point
+				pmetricutil.EachPoint(as.At(j).Metrics().At(k), func(_ int, p pmetricutil.Point) { after = append(after, p) })
+				pmetricutil.EachPoint(bs.At(j).Metrics().At(k), func(n int, bp pmetricutil.Point) {
+					if bp.HasExemplars {
+						ap := after[n]
+						fn(bp.Attributes, ap.Attributes, bp.Exemplars, ap.Exemplars, bp.Timestamp)
 					}
-				case pmetric.MetricTypeExponentialHistogram:
-					for n := 0; n < bm.ExponentialHistogram().DataPoints().Len(); n++ {
-						bp, ap := bm.ExponentialHistogram().DataPoints().At(n), am.ExponentialHistogram().DataPoints().At(n)
-						fn(bp.Attributes(), ap.Attributes(), bp.Exemplars(), ap.Exemplars(), bp.Timestamp())
-					}
-				}
+				})
 			}
 		}
-	}
-}
-
-func numberPairs(b, a pmetric.NumberDataPointSlice, fn func(battrs, aattrs pcommon.Map, bex, aex pmetric.ExemplarSlice, ts pcommon.Timestamp)) {
-	for n := 0; n < b.Len(); n++ {
-		fn(b.At(n).Attributes(), a.At(n).Attributes(), b.At(n).Exemplars(), a.At(n).Exemplars(), b.At(n).Timestamp())
 	}
 }

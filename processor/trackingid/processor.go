@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/airi-otel/otelcol-airi/extension/requestjoin"
+	"github.com/airi-otel/otelcol-airi/internal/pmetricutil"
 	"github.com/airi-otel/otelcol-airi/processor/trackingid/internal/metadata"
 )
 
@@ -432,56 +433,46 @@ func (p *trackingProcessor) processMetrics(ctx context.Context, md pmetric.Metri
 }
 
 func (p *trackingProcessor) processMetric(m pmetric.Metric, cache *batchCache, c *counts) {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		p.numberPoints(m.Gauge().DataPoints(), cache, c)
-	case pmetric.MetricTypeSum:
-		p.numberPoints(m.Sum().DataPoints(), cache, c)
-	case pmetric.MetricTypeHistogram:
-		dps := m.Histogram().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			dp := dps.At(i)
-			id, ok := p.pointTraceID(dp.Attributes(), cache, c)
-			if !ok || dp.Count() == 0 {
-				continue
-			}
-			if ex, added := addExemplar(dp.Exemplars(), id, dp.Timestamp()); added {
-				setMeasured(ex, dp.HasSum(), dp.Sum(), dp.Count())
-			}
-		}
-	case pmetric.MetricTypeExponentialHistogram:
-		dps := m.ExponentialHistogram().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			dp := dps.At(i)
-			id, ok := p.pointTraceID(dp.Attributes(), cache, c)
-			if !ok || dp.Count() == 0 {
-				continue
-			}
-			if ex, added := addExemplar(dp.Exemplars(), id, dp.Timestamp()); added {
-				setMeasured(ex, dp.HasSum(), dp.Sum(), dp.Count())
-			}
-		}
-	}
-	// Summaries have no exemplars in OTLP: left untouched.
+	pmetricutil.PointFuncs{
+		Number: func(_ int, dp pmetric.NumberDataPoint) { p.numberPoint(dp, cache, c) },
+		Histogram: func(_ int, dp pmetric.HistogramDataPoint) {
+			p.histogramPoint(dp.Attributes(), dp.Exemplars(), dp.Timestamp(), dp.HasSum(), dp.Sum(), dp.Count(), cache, c)
+		},
+		ExpHistogram: func(_ int, dp pmetric.ExponentialHistogramDataPoint) {
+			p.histogramPoint(dp.Attributes(), dp.Exemplars(), dp.Timestamp(), dp.HasSum(), dp.Sum(), dp.Count(), cache, c)
+		},
+		// Summaries have no exemplars in OTLP: left untouched.
+	}.Walk(m)
 }
 
-func (p *trackingProcessor) numberPoints(dps pmetric.NumberDataPointSlice, cache *batchCache, c *counts) {
-	for i := 0; i < dps.Len(); i++ {
-		dp := dps.At(i)
-		id, ok := p.pointTraceID(dp.Attributes(), cache, c)
-		if !ok {
-			continue
-		}
-		ex, added := addExemplar(dp.Exemplars(), id, dp.Timestamp())
-		if !added {
-			continue
-		}
-		switch dp.ValueType() {
-		case pmetric.NumberDataPointValueTypeInt:
-			ex.SetIntValue(dp.IntValue())
-		case pmetric.NumberDataPointValueTypeDouble:
-			ex.SetDoubleValue(dp.DoubleValue())
-		}
+// histogramPoint links a histogram or exponential histogram point (its parts passed by the
+// caller, the two kinds share no type) to the trace of its tracking label.
+func (p *trackingProcessor) histogramPoint(attrs pcommon.Map, exs pmetric.ExemplarSlice, ts pcommon.Timestamp,
+	hasSum bool, sum float64, count uint64, cache *batchCache, c *counts,
+) {
+	id, ok := p.pointTraceID(attrs, cache, c)
+	if !ok || count == 0 {
+		return
+	}
+	if ex, added := addExemplar(exs, id, ts); added {
+		setMeasured(ex, hasSum, sum, count)
+	}
+}
+
+func (p *trackingProcessor) numberPoint(dp pmetric.NumberDataPoint, cache *batchCache, c *counts) {
+	id, ok := p.pointTraceID(dp.Attributes(), cache, c)
+	if !ok {
+		return
+	}
+	ex, added := addExemplar(dp.Exemplars(), id, dp.Timestamp())
+	if !added {
+		return
+	}
+	switch dp.ValueType() {
+	case pmetric.NumberDataPointValueTypeInt:
+		ex.SetIntValue(dp.IntValue())
+	case pmetric.NumberDataPointValueTypeDouble:
+		ex.SetDoubleValue(dp.DoubleValue())
 	}
 }
 
