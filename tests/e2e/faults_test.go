@@ -6,6 +6,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,9 +45,12 @@ const (
 // remote-write WAL (Mimir). The evidence that the gateway kept accepting during each outage is
 // in the backend: records and points stamped inside the outage window, Mimir's in order.
 func TestBackendOutageLosesNothing(t *testing.T) {
-	loki, mimir := newBackend(t, lokiKind), newBackend(t, mimirKind)
-	startAll(t, loki, mimir)
+	loki, mimir, prom := newBackend(t, lokiKind), newBackend(t, mimirKind), newBackend(t, prometheusKind)
 	gateway := newGateway(t, nil, loki, mimir, nil)
+	// Prometheus scrapes the gateway's own metrics with deploy/prometheus/rules.yaml loaded.
+	prom.TelemetryTargets = []string{gateway.TelemetryAddr()}
+	prom.RuleFiles = []string{filepath.Join(harness.RepoRoot(t), "deploy", "prometheus", "rules.yaml")}
+	startAll(t, loki, mimir, prom)
 	gateway.Start()
 
 	res := serviceResource(loadService, "outage-0")
@@ -66,9 +70,31 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 	// The outage was real: the Loki exporter's persistent queue holds what Loki could not take.
 	queuedLogs, err := gateway.Telemetry(ctx, "otelcol_exporter_queue_size", `exporter="otlp_http/loki"`)
 	require.NoError(t, err)
+	// What the operator sees in Prometheus: the fill ratio OtelcolAiriExporterQueueNearFull
+	// watches rises (its 80 %-for-5-minutes threshold is far off in a 30 s outage).
+	// OtelcolAiriExporterSendFailed stays silent: retrying forever, nothing is given up (below).
+	fill := `max(otelcol_exporter_queue_size{exporter="otlp_http/loki"} / otelcol_exporter_queue_capacity{exporter="otlp_http/loki"})`
+	var fillAtOutage float64
+	harness.Eventually(t, 15*time.Second, time.Second, func() error {
+		fillAtOutage, err = promScalar(ctx, prom.URL("http"), fill)
+		if err == nil && fillAtOutage <= 0.02 {
+			err = fmt.Errorf("Prometheus sees the Loki queue %.1f %% full during Loki's outage: no fuller than the batcher keeps it", 100*fillAtOutage)
+		}
+		return err
+	})
 	lokiUp := time.Now()
 	loki.Start()
-	time.Sleep(5 * time.Second)
+	// Drained: back to what the batcher holds under this load (flush_timeout 1 s, ~500 records).
+	harness.Eventually(t, 2*time.Minute, time.Second, func() error {
+		f, err := promScalar(ctx, prom.URL("http"), fill)
+		if err == nil && f > 0.02 {
+			err = fmt.Errorf("the Loki queue is still %.1f %% full in Prometheus", 100*f)
+		}
+		return err
+	})
+	t.Logf("%s: Prometheus: Loki queue %.1f %% full at the end of the outage, drained %s after Loki returned",
+		t.Name(), 100*fillAtOutage, time.Since(lokiUp).Round(time.Second))
+	time.Sleep(2 * time.Second)
 
 	mimir.Stop()
 	mimirDown := time.Now()
