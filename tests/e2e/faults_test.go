@@ -39,31 +39,37 @@ const (
 	metricsPerRequest = 20
 )
 
-// TestBackendOutageLosesNothing stops Loki, then Mimir, for 30 s each under steady load through
+// TestBackendOutageLosesNothing stops Jaeger and Loki, then Mimir, for 30 s each under steady load through
 // config/gateway.yaml, and restarts them: every log record and metric point the gateway
 // acknowledged arrives, held meanwhile by the persistent sending queue (Loki) and the
 // remote-write WAL (Mimir). The evidence that the gateway kept accepting during each outage is
 // in the backend: records and points stamped inside the outage window, Mimir's in order.
 func TestBackendOutageLosesNothing(t *testing.T) {
-	loki, mimir, prom := newBackend(t, lokiKind), newBackend(t, mimirKind), newBackend(t, prometheusKind)
-	gateway := newGateway(t, nil, loki, mimir, nil)
+	jaeger, loki, mimir, prom := newBackend(t, jaegerKind), newBackend(t, lokiKind), newBackend(t, mimirKind), newBackend(t, prometheusKind)
+	gateway := newGateway(t, jaeger, loki, mimir, nil)
 	// Prometheus scrapes the gateway's own metrics with deploy/prometheus/rules.yaml loaded.
 	prom.TelemetryTargets = []string{gateway.TelemetryAddr()}
 	prom.RuleFiles = []string{filepath.Join(harness.RepoRoot(t), "deploy", "prometheus", "rules.yaml")}
-	startAll(t, loki, mimir, prom)
+	startAll(t, jaeger, loki, mimir, prom)
 	gateway.Start()
 
 	res := serviceResource(loadService, "outage-0")
+	traces := newTraceLoad(t, gateway.OTLPGRPC(), jaeger, res, tracesPerRequest)
 	logs := newLogLoad(t, gateway.OTLPHTTP(), loki, res, logsPerRequest)
 	metrics := newMetricLoad(t, gateway.OTLPGRPC(), mimir, res, metricsPerRequest, metricsPerRequest)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	start := time.Now()
+	traces.run(loadCtx, loadInterval)
 	logs.run(loadCtx, loadInterval)
 	metrics.run(loadCtx, loadInterval)
 
 	time.Sleep(5 * time.Second)
+	// Jaeger goes down with Loki. Its in-memory storage forgets what it held, so only the spans
+	// acknowledged from here on are checked: the Jaeger exporter's persistent queue holds them.
+	jaeger.Stop()
+	traces.forgetAcked()
 	loki.Stop()
 	lokiDown := time.Now()
 	time.Sleep(outage)
@@ -83,6 +89,7 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 		return err
 	})
 	lokiUp := time.Now()
+	jaeger.Start()
 	loki.Start()
 	// Drained: back to what the batcher holds under this load (flush_timeout 1 s, ~500 records).
 	harness.Eventually(t, 2*time.Minute, time.Second, func() error {
@@ -103,6 +110,7 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 	mimir.Start()
 	time.Sleep(5 * time.Second)
 	stopLoad()
+	traces.wait()
 	logs.wait()
 	metrics.wait()
 	elapsed := time.Since(start).Seconds()
@@ -110,7 +118,7 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 	require.Positive(t, queuedLogs, "nothing queued for Loki during its outage")
 	// Retrying forever (max_elapsed_time: 0), the exporters gave nothing up: the send-failed
 	// counters (OtelcolAiriExporterSendFailed's input) stay at zero through an outage.
-	for _, name := range []string{"otelcol_exporter_send_failed_log_records", "otelcol_exporter_send_failed_metric_points"} {
+	for _, name := range []string{"otelcol_exporter_send_failed_spans", "otelcol_exporter_send_failed_log_records", "otelcol_exporter_send_failed_metric_points"} {
 		failed, err := gateway.Telemetry(ctx, name)
 		require.NoError(t, err)
 		require.Zero(t, failed, "%s: the gateway gave items up", name)
@@ -120,6 +128,12 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 	// in the queue at its end; the metric points taken during it, which the WAL may replay).
 	l := logs.requireNothingLost(t, ctx, 3*time.Minute, int(queuedLogs))
 	m := metrics.requireNothingLost(t, ctx, 3*time.Minute, int(outage/loadInterval+1)*metricsPerRequest)
+	// Spans: at most those acknowledged during Jaeger's outage, which the queue held.
+	tr := traces.requireNothingLost(t, ctx, 3*time.Minute, int(outage/loadInterval+1)*tracesPerRequest)
+	inJaeger, err := traces.stampedBetween(ctx, tr, lokiDown, lokiUp)
+	require.NoError(t, err)
+	require.Positive(t, inJaeger, "no span stamped inside Jaeger's outage arrived")
+	t.Logf("%s: %d spans stamped inside Jaeger's outage arrived", t.Name(), inJaeger)
 	t.Logf("%s: rates: logs %.0f/s, metric points %.0f/s sent; %v log records queued at the end of Loki's outage",
 		t.Name(), float64(l.sent)/elapsed, float64(m.sent)/elapsed, queuedLogs)
 

@@ -120,6 +120,13 @@ func (l *steadyLoad) run(ctx context.Context, interval time.Duration) {
 // wait waits for run's goroutine to end after its context was cancelled.
 func (l *steadyLoad) wait() { l.wg.Wait() }
 
+// forgetAcked drops the items acknowledged so far from the check (their backend lost them).
+func (l *steadyLoad) forgetAcked() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.acked = nil
+}
+
 // ackedCount is how many items were acknowledged so far.
 func (l *steadyLoad) ackedCount() int {
 	l.mu.Lock()
