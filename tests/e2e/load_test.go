@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -27,6 +28,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/airi-otel/otelcol-airi/internal/harness"
 )
@@ -41,14 +44,42 @@ type steadyLoad struct {
 	signal string
 	// send exports one request numbered seq and returns the IDs of the items it carried.
 	send func(ctx context.Context, seq int) ([]string, error)
-	// arrived lists the IDs of the items the backend holds; want are the acknowledged ones.
-	arrived func(ctx context.Context, want []string) (map[string]bool, error)
+	// arrived returns, per ID, the timestamp of each copy of the item the backend holds: a
+	// duplicate is a second timestamp, not lost in a set. want are the acknowledged IDs.
+	arrived func(ctx context.Context, want []string) (map[string][]time.Time, error)
+	// stamped counts the items the backend holds stamped inside [from, to]; nil where arrived
+	// returns the timestamps themselves.
+	stamped func(ctx context.Context, from, to time.Time) (int, error)
 
 	mu    sync.Mutex
 	sent  int
 	acked []string
-	fails int
-	wg    sync.WaitGroup
+	// Failed requests by how they failed (see classify); permanent must stay empty.
+	retryable, unreachable int
+	permanent              []string
+	wg                     sync.WaitGroup
+}
+
+// classify sorts a failed export: "retryable" when the collector answered with a status the
+// OTLP spec lets a client retry (gRPC Unavailable, HTTP 429/502/503/504) or did not answer in
+// time; "unreachable" when nothing listened (a killed collector); "permanent" for any other
+// answer, which would make a real client drop its data.
+func classify(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "connection refused"), strings.Contains(msg, "connection reset"),
+		strings.Contains(msg, "EOF"):
+		return "unreachable"
+	case errors.Is(err, context.DeadlineExceeded), strings.Contains(msg, "retry-able request failure"):
+		return "retryable"
+	}
+	if s, ok := status.FromError(err); ok {
+		switch s.Code() {
+		case codes.Unavailable, codes.DeadlineExceeded:
+			return "retryable"
+		}
+	}
+	return "permanent"
 }
 
 // run sends a request every interval until ctx ends.
@@ -72,7 +103,14 @@ func (l *steadyLoad) run(ctx context.Context, interval time.Duration) {
 			if err == nil {
 				l.acked = append(l.acked, ids...)
 			} else {
-				l.fails++
+				switch classify(err) {
+				case "retryable":
+					l.retryable++
+				case "unreachable":
+					l.unreachable++
+				default:
+					l.permanent = append(l.permanent, err.Error())
+				}
 			}
 			l.mu.Unlock()
 		}
@@ -82,26 +120,72 @@ func (l *steadyLoad) run(ctx context.Context, interval time.Duration) {
 // wait waits for run's goroutine to end after its context was cancelled.
 func (l *steadyLoad) wait() { l.wg.Wait() }
 
-// requireNothingLost waits until every acknowledged item is in the backend, then reports
-// sent / acknowledged / arrived.
-func (l *steadyLoad) requireNothingLost(t *testing.T, ctx context.Context, timeout time.Duration) {
+// forgetAcked drops the items acknowledged so far from the check (their backend lost them).
+func (l *steadyLoad) forgetAcked() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.acked = nil
+}
+
+// ackedCount is how many items were acknowledged so far.
+func (l *steadyLoad) ackedCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.acked)
+}
+
+// stampedBetween counts the distinct items that arrived with a copy stamped inside [from, to].
+func (l *steadyLoad) stampedBetween(ctx context.Context, d delivery, from, to time.Time) (int, error) {
+	if l.stamped != nil {
+		return l.stamped(ctx, from, to)
+	}
+	n := 0
+	for _, times := range d.arrivals {
+		for _, ts := range times {
+			if !ts.Before(from) && !ts.After(to) {
+				n++
+				break
+			}
+		}
+	}
+	return n, nil
+}
+
+// failures is how many requests failed retryably and how many found nothing listening.
+func (l *steadyLoad) failures() (retryable, unreachable int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.retryable, l.unreachable
+}
+
+// delivery is what one steady load measured: items sent and acknowledged, and what arrived.
+type delivery struct {
+	sent, acked, arrived, duplicated int
+	arrivals                         map[string][]time.Time
+}
+
+// requireNothingLost waits until every acknowledged item is in the backend, requires that no
+// request was refused with a permanent error and that at most maxDuplicated items arrived more
+// than once, and reports sent / acknowledged / arrived / duplicated.
+func (l *steadyLoad) requireNothingLost(t *testing.T, ctx context.Context, timeout time.Duration, maxDuplicated int) delivery {
 	t.Helper()
 	l.mu.Lock()
 	acked := append([]string(nil), l.acked...)
-	sent, fails := l.sent, l.fails
+	d := delivery{sent: l.sent, acked: len(l.acked)}
+	retryable, unreachable, permanent := l.retryable, l.unreachable, l.permanent
 	l.mu.Unlock()
+	require.Empty(t, permanent, "%s: requests refused with a permanent (non-retryable) error", l.signal)
 	require.NotEmpty(t, acked, "%s: nothing was acknowledged", l.signal)
-	var arrived map[string]bool
 	var missing []string
 	harness.Eventually(t, timeout, 2*time.Second, func() error {
 		var err error
-		arrived, err = l.arrived(ctx, acked)
+		d.arrivals, err = l.arrived(ctx, acked)
 		if err != nil {
 			return err
 		}
 		missing = missing[:0]
 		for _, id := range acked {
-			if !arrived[id] {
+			if len(d.arrivals[id]) == 0 {
 				missing = append(missing, id)
 			}
 		}
@@ -111,19 +195,27 @@ func (l *steadyLoad) requireNothingLost(t *testing.T, ctx context.Context, timeo
 		}
 		return nil
 	})
-	t.Logf("%s: %s: sent %d, acknowledged %d (%d requests refused or failed), arrived %d, lost 0",
-		t.Name(), l.signal, sent, len(acked), fails, len(arrived))
+	for _, times := range d.arrivals {
+		d.arrived += len(times)
+		if len(times) > 1 {
+			d.duplicated += len(times) - 1
+		}
+	}
+	t.Logf("%s: %s: sent %d, acknowledged %d, refused retryably %d requests, unreachable %d requests; arrived %d copies of %d distinct items, duplicated %d (bound %d), lost 0",
+		t.Name(), l.signal, d.sent, d.acked, retryable, unreachable, d.arrived, len(d.arrivals), d.duplicated, maxDuplicated)
+	require.LessOrEqual(t, d.duplicated, maxDuplicated, "%s: more duplicates than the bound", l.signal)
+	return d
 }
 
-// newTraceLoad sends one single-span trace per request to collector's OTLP/gRPC endpoint.
-func newTraceLoad(t *testing.T, collector string, jaeger *Backend, res *resource.Resource) *steadyLoad {
+// newTraceLoad sends one trace of perRequest spans per request to collector's OTLP/gRPC
+// endpoint; an item is one span, "<trace ID>/<span ID>".
+func newTraceLoad(t *testing.T, collector string, jaeger *Backend, res *resource.Resource, perRequest int) *steadyLoad {
 	exp, err := otlptracegrpc.New(context.Background(), otlptracegrpc.WithEndpoint(collector),
 		otlptracegrpc.WithInsecure(), otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false}))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = exp.Shutdown(context.Background()) })
 	prefix, err := hex.DecodeString(randomHex(t, 8))
 	require.NoError(t, err)
-	found := map[string]bool{}
 	return &steadyLoad{
 		signal: "traces",
 		send: func(ctx context.Context, seq int) ([]string, error) {
@@ -131,28 +223,45 @@ func newTraceLoad(t *testing.T, collector string, jaeger *Backend, res *resource
 			copy(tid[:], prefix)
 			binary.BigEndian.PutUint64(tid[8:], uint64(seq)+1)
 			now := time.Now()
-			stub := tracetest.SpanStub{
-				Name: fmt.Sprintf("fault request %d", seq),
-				SpanContext: trace.NewSpanContext(trace.SpanContextConfig{
-					TraceID: tid, SpanID: trace.SpanID(tid[8:]), TraceFlags: trace.FlagsSampled,
-				}),
-				SpanKind:             trace.SpanKindServer,
-				StartTime:            now.Add(-10 * time.Millisecond),
-				EndTime:              now,
-				Resource:             res,
-				InstrumentationScope: sdkinstrumentation.Scope{Name: "e2e"},
+			stubs := make(tracetest.SpanStubs, perRequest)
+			ids := make([]string, perRequest)
+			for i := range stubs {
+				var sid trace.SpanID
+				binary.BigEndian.PutUint64(sid[:], uint64(seq+1)<<32|uint64(i+1))
+				ids[i] = tid.String() + "/" + sid.String()
+				stubs[i] = tracetest.SpanStub{
+					Name: fmt.Sprintf("fault request %d", seq),
+					SpanContext: trace.NewSpanContext(trace.SpanContextConfig{
+						TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled,
+					}),
+					SpanKind:             trace.SpanKindServer,
+					StartTime:            now.Add(-10 * time.Millisecond),
+					EndTime:              now,
+					Resource:             res,
+					InstrumentationScope: sdkinstrumentation.Scope{Name: "e2e"},
+				}
 			}
-			return []string{tid.String()}, exp.ExportSpans(ctx, tracetest.SpanStubs{stub}.Snapshots())
+			return ids, exp.ExportSpans(ctx, stubs.Snapshots())
 		},
-		// Looked up one by one: Jaeger's search by service (in-memory storage) does not list every
-		// trace it holds, while a lookup by trace ID does find each.
-		arrived: func(ctx context.Context, want []string) (map[string]bool, error) {
+		// Looked up trace by trace: Jaeger's search by service (in-memory storage) does not list
+		// every trace it holds, while a lookup by trace ID does find each. Every span returned is
+		// one copy of a span sent.
+		arrived: func(ctx context.Context, want []string) (map[string][]time.Time, error) {
+			found := map[string][]time.Time{}
+			looked := map[string]bool{}
 			for _, id := range want {
-				if found[id] {
+				traceID, _, _ := strings.Cut(id, "/")
+				if looked[traceID] {
 					continue
 				}
-				if _, err := jaegerTrace(ctx, jaeger, id); err == nil {
-					found[id] = true
+				looked[traceID] = true
+				tr, err := jaegerTrace(ctx, jaeger, traceID)
+				if err != nil {
+					continue
+				}
+				for _, sp := range tr.Spans {
+					key := traceID + "/" + sp.SpanID
+					found[key] = append(found[key], time.UnixMicro(sp.StartTime))
 				}
 			}
 			return found, nil
@@ -211,23 +320,30 @@ func newLogLoad(t *testing.T, collector string, loki *Backend, res *resource.Res
 			}
 			return ids, exp.Export(ctx, capture.take())
 		},
-		arrived: func(ctx context.Context, _ []string) (map[string]bool, error) {
-			lines, err := lokiQuery(ctx, loki, fmt.Sprintf(`{service=%q} |= "fault log %s-"`, loadService, run))
+		stamped: func(ctx context.Context, from, to time.Time) (int, error) {
+			return lokiCountAt(ctx, loki, fmt.Sprintf(`{service=%q}`, loadService), "fault log "+run+"-", from, to)
+		},
+		// Counted by Loki per ID; a copy's timestamp is not returned (zero).
+		arrived: func(ctx context.Context, _ []string) (map[string][]time.Time, error) {
+			counts, err := lokiCounts(ctx, loki, fmt.Sprintf(`{service=%q}`, loadService), "fault log "+run+"-", `^fault log (?P<id>\S+)$`)
 			if err != nil {
 				return nil, err
 			}
-			ids := map[string]bool{}
-			for _, l := range lines {
-				ids[strings.TrimPrefix(l.Line, "fault log ")] = true
+			ids := make(map[string][]time.Time, len(counts))
+			for id, n := range counts {
+				ids[id] = make([]time.Time, n)
 			}
 			return ids, nil
 		},
 	}
 }
 
-// newMetricLoad sends one gauge point per request to collector's OTLP/gRPC endpoint, each in a
-// series of its own (label seq), so Mimir shows exactly which points arrived.
-func newMetricLoad(t *testing.T, collector string, mimir *Backend, res *resource.Resource) *steadyLoad {
+// newMetricLoad sends perRequest gauge points per request to collector's OTLP/gRPC endpoint,
+// point n in series lane = n mod lanes, its value n (the item ID), so Mimir shows exactly which
+// points arrived, and their timestamps. Where a collector batches requests before the gateway
+// (the agent), lanes must leave every point a series of its own: cardinality_guard keeps one
+// point per series of a batch (README "Guarantees").
+func newMetricLoad(t *testing.T, collector string, mimir *Backend, res *resource.Resource, perRequest, lanes int) *steadyLoad {
 	exp, err := otlpmetricgrpc.New(context.Background(), otlpmetricgrpc.WithEndpoint(collector),
 		otlpmetricgrpc.WithInsecure(), otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{Enabled: false}))
 	require.NoError(t, err)
@@ -239,31 +355,43 @@ func newMetricLoad(t *testing.T, collector string, mimir *Backend, res *resource
 	return &steadyLoad{
 		signal: "metrics",
 		send: func(ctx context.Context, seq int) ([]string, error) {
+			ids := make([]string, perRequest)
+			points := make([]metricdata.DataPoint[int64], perRequest)
+			now := time.Now()
+			for i := range points {
+				n := seq*perRequest + i
+				ids[i] = strconv.Itoa(n)
+				points[i] = metricdata.DataPoint[int64]{
+					Attributes: attribute.NewSet(attribute.String("run", run), attribute.Int("lane", n%lanes)),
+					Time:       now,
+					Value:      int64(n),
+				}
+			}
 			rm := &metricdata.ResourceMetrics{
 				Resource: res,
 				ScopeMetrics: []metricdata.ScopeMetrics{{
 					Scope: sdkinstrumentation.Scope{Name: "e2e"},
 					Metrics: []metricdata.Metrics{{
 						Name: "airi.e2e.fault.point",
-						Data: metricdata.Gauge[int64]{DataPoints: []metricdata.DataPoint[int64]{{
-							Attributes: attribute.NewSet(attribute.String("run", run), attribute.Int("seq", seq)),
-							Time:       time.Now(),
-							Value:      int64(seq),
-						}}},
+						Data: metricdata.Gauge[int64]{DataPoints: points},
 					}},
 				}},
 			}
-			return []string{strconv.Itoa(seq)}, exp.Export(ctx, rm)
+			return ids, exp.Export(ctx, rm)
 		},
-		arrived: func(ctx context.Context, _ []string) (map[string]bool, error) {
-			series, err := promQuery(ctx, mimir.URL("http")+"/prometheus",
-				fmt.Sprintf(`group by (seq) (last_over_time(airi_e2e_fault_point{service=%q, run=%q}[1h]))`, loadService, run))
+		// Every sample Mimir holds, with its timestamp: a range selector returns them raw.
+		arrived: func(ctx context.Context, _ []string) (map[string][]time.Time, error) {
+			series, err := promSamples(ctx, mimir.URL("http")+"/prometheus",
+				fmt.Sprintf(`airi_e2e_fault_point{service=%q, run=%q}[1h]`, loadService, run))
 			if err != nil {
 				return nil, err
 			}
-			ids := map[string]bool{}
+			ids := map[string][]time.Time{}
 			for _, s := range series {
-				ids[s.Labels["seq"]] = true
+				for i, v := range s.Values {
+					id := strconv.FormatFloat(v, 'f', -1, 64)
+					ids[id] = append(ids[id], s.Times[i])
+				}
 			}
 			return ids, nil
 		},

@@ -68,6 +68,54 @@ func promQuery(ctx context.Context, base, query string) ([]Sample, error) {
 	return out, nil
 }
 
+// Series is one series of a range-selector query: its samples' timestamps and values, oldest
+// first.
+type Series struct {
+	Labels map[string]string
+	Times  []time.Time
+	Values []float64
+}
+
+// promSamples runs an instant query of a range selector (`metric{...}[1h]`) and returns every
+// raw sample per series.
+func promSamples(ctx context.Context, base, query string) ([]Series, error) {
+	var resp struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+				Values [][2]any          `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := getJSON(ctx, base+"/api/v1/query?query="+url.QueryEscape(query), &resp); err != nil {
+		return nil, err
+	}
+	if resp.Status != "success" {
+		return nil, fmt.Errorf("query %q: %s", query, resp.Error)
+	}
+	out := make([]Series, 0, len(resp.Data.Result))
+	for _, r := range resp.Data.Result {
+		s := Series{Labels: r.Metric}
+		for _, v := range r.Values {
+			ts, ok := v[0].(float64)
+			if !ok {
+				return nil, fmt.Errorf("query %q: timestamp %v", query, v[0])
+			}
+			str, _ := v[1].(string)
+			val, err := strconv.ParseFloat(str, 64)
+			if err != nil {
+				return nil, fmt.Errorf("query %q: value %v: %w", query, v[1], err)
+			}
+			s.Times = append(s.Times, time.UnixMilli(int64(ts*1000+0.5)))
+			s.Values = append(s.Values, val)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 // promScalar runs a query that must return exactly one series and returns its value.
 func promScalar(ctx context.Context, base, query string) (float64, error) {
 	s, err := promQuery(ctx, base, query)
@@ -86,6 +134,7 @@ type JaegerSpan struct {
 	SpanID        string `json:"spanID"`
 	OperationName string `json:"operationName"`
 	ProcessID     string `json:"processID"`
+	StartTime     int64  `json:"startTime"` // µs since the epoch
 	Tags          []struct {
 		Key   string `json:"key"`
 		Value any    `json:"value"`
@@ -171,6 +220,7 @@ func jaegerTrace(ctx context.Context, jaeger *Backend, traceID string) (JaegerTr
 type LokiLine struct {
 	Labels map[string]string
 	Line   string
+	Time   time.Time
 }
 
 // lokiQuery runs a LogQL log query over the last hour, oldest first.
@@ -199,10 +249,60 @@ func lokiQuery(ctx context.Context, loki *Backend, query string) ([]LokiLine, er
 	var out []LokiLine
 	for _, r := range resp.Data.Result {
 		for _, v := range r.Values {
-			out = append(out, LokiLine{Labels: r.Stream, Line: v[1]})
+			ns, err := strconv.ParseInt(v[0], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("loki query %q: timestamp %q: %w", query, v[0], err)
+			}
+			out = append(out, LokiLine{Labels: r.Stream, Line: v[1], Time: time.Unix(0, ns)})
 		}
 	}
 	return out, nil
+}
+
+// lokiCounts counts the lines of the last hour that match selector and contain contains, per
+// the ID that idRegexp's capture group "id" takes from each line: counted by Loki itself, which
+// is fast where returning tens of thousands of lines with their structured metadata is not.
+// Loki drops a line identical to one it holds (same stream, timestamp and text), so a copy
+// counts only when it differs in one of them.
+func lokiCounts(ctx context.Context, loki *Backend, selector, contains, idRegexp string) (map[string]int, error) {
+	got, err := promQuery(ctx, loki.URL("http")+"/loki",
+		fmt.Sprintf("sum by (id) (count_over_time(%s |= %q | regexp %q [1h]))", selector, contains, idRegexp))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, len(got))
+	for _, s := range got {
+		out[s.Labels["id"]] = int(s.Value)
+	}
+	return out, nil
+}
+
+// lokiCountAt counts the lines matching selector and containing contains stamped inside
+// [from, to].
+func lokiCountAt(ctx context.Context, loki *Backend, selector, contains string, from, to time.Time) (int, error) {
+	q := url.Values{}
+	q.Set("query", fmt.Sprintf("sum(count_over_time(%s |= %q [%dms]))", selector, contains, to.Sub(from).Milliseconds()))
+	q.Set("time", strconv.FormatInt(to.UnixNano(), 10))
+	var resp struct {
+		Status string `json:"status"`
+		Data   struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := getJSON(ctx, loki.URL("http")+"/loki/api/v1/query?"+q.Encode(), &resp); err != nil {
+		return 0, err
+	}
+	if resp.Status != "success" {
+		return 0, fmt.Errorf("loki query %q: status %s", q.Get("query"), resp.Status)
+	}
+	if len(resp.Data.Result) == 0 {
+		return 0, nil
+	}
+	str, _ := resp.Data.Result[0].Value[1].(string)
+	n, err := strconv.ParseFloat(str, 64)
+	return int(n), err
 }
 
 // lokiIndexLabels lists the index (stream) label names Loki has seen.

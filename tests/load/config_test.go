@@ -5,9 +5,11 @@ package load
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/testbed/testbed"
@@ -187,11 +189,32 @@ func collectorConfig(t testing.TB, sender testbed.DataSender, receiver testbed.D
 	return string(out)
 }
 
-// freePort asks the kernel for a free port on 127.0.0.1.
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago, as internal/harness's
+// FreePort does (this module cannot import it): below Linux's ephemeral range (32768-60999),
+// where the kernel picks the source ports of outgoing connections, so a client's connection
+// cannot take a port a receiver is about to bind; never handed out twice by one test binary.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		port := 20000 + rand.IntN(12000)
+		if portsGiven[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsGiven[port] = true
+		return port
+	}
+	t.Fatal("no free port found in 127.0.0.1:20000-31999")
+	return 0
 }
