@@ -6,6 +6,8 @@ package harness // import "github.com/airi-otel/otelcol-airi/internal/harness"
 import (
 	"fmt"
 	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // Example credentials of every kind secret_scrub masks, in the shapes the seeds' services send
@@ -31,6 +33,25 @@ const (
 var Secrets = []string{
 	SecretJWT, SecretStripe, SecretWebhook, SecretOpenAI, SecretAnthropic, SecretAWS, SecretGitHub,
 	SecretGoogle, SecretCard, SecretBasic, SecretPassword, SecretCookie, SecretQueryKey,
+}
+
+// SecretSpanAttributes are the attributes of a span the seeds' services could send: a secret of
+// every kind under a secret key, in a URL, and inside free text, beside values of the same shapes
+// that are not secrets (an e-mail, a Luhn-failing order ID). The distribution and e2e tests send
+// them and look for the raw values and the masked shapes.
+func SecretSpanAttributes() []attribute.KeyValue {
+	return []attribute.KeyValue{
+		attribute.StringSlice("http.request.header.authorization", []string{"Bearer " + SecretJWT}),
+		attribute.StringSlice("http.request.header.cookie", []string{"session=" + SecretCookie}),
+		attribute.String("url.full", "https://api.stripe.com/v1/charges?limit=3&api_key="+SecretQueryKey),
+		attribute.String("user.email", "jane.doe@example.com"),
+		attribute.String("order.id", "4242424242424241"),
+		attribute.String("stripe.webhook", "verified with "+SecretWebhook),
+		attribute.String("ci.note", "pushed with "+SecretGitHub+" and "+SecretAWS),
+		attribute.String("geocoder", "geocoder key "+SecretGoogle),
+		attribute.String("session.note", "refreshed id token "+SecretJWT),
+		attribute.String("login", "retried with Basic "+SecretBasic),
+	}
 }
 
 // NotScrubbed are values of the same shapes that are not secrets and must arrive unchanged: an

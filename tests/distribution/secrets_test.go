@@ -51,18 +51,7 @@ func TestSecretsNeverLeaveLocal(t *testing.T) {
 	_, span := tp.Tracer("secrets-test").Start(ctx, "POST /v1/charges", trace.WithLinks(trace.Link{
 		SpanContext: linked, Attributes: []attribute.KeyValue{attribute.String("aws.access_key_id", harness.SecretAWS)},
 	}))
-	span.SetAttributes(
-		attribute.StringSlice("http.request.header.authorization", []string{"Bearer " + harness.SecretJWT}),
-		attribute.StringSlice("http.request.header.cookie", []string{"session=" + harness.SecretCookie}),
-		attribute.String("url.full", "https://api.stripe.com/v1/charges?limit=3&api_key="+harness.SecretQueryKey),
-		attribute.String("user.email", "jane.doe@example.com"),
-		attribute.String("order.id", "4242424242424241"),
-		attribute.String("stripe.webhook", "verified with "+harness.SecretWebhook),
-		attribute.String("ci.note", "pushed with "+harness.SecretGitHub),
-		attribute.String("geocoder", "geocoder key "+harness.SecretGoogle),
-		attribute.String("session.note", "refreshed id token "+harness.SecretJWT),
-		attribute.String("login", "retried with Basic "+harness.SecretBasic),
-	)
+	span.SetAttributes(harness.SecretSpanAttributes()...)
 	span.AddEvent("llm.error", trace.WithAttributes(attribute.String("error.message",
 		"openai rejected "+harness.SecretOpenAI+", falling back to anthropic "+harness.SecretAnthropic)))
 	traceID := span.SpanContext().TraceID().String()

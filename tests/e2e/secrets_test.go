@@ -78,17 +78,7 @@ func TestSecretsNeverReachABackend(t *testing.T) {
 	require.NoError(t, err)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(texp), sdktrace.WithResource(res))
 	_, span := tp.Tracer("e2e").Start(ctx, "POST /v1/charges", trace.WithSpanKind(trace.SpanKindServer))
-	span.SetAttributes(
-		attribute.StringSlice("http.request.header.authorization", []string{"Bearer " + harness.SecretJWT}),
-		attribute.StringSlice("http.request.header.cookie", []string{"session=" + harness.SecretCookie}),
-		attribute.String("url.full", "https://api.stripe.com/v1/charges?limit=3&api_key="+harness.SecretQueryKey),
-		attribute.String("user.email", "jane.doe@example.com"),
-		attribute.String("order.id", "4242424242424241"),
-		attribute.String("stripe.webhook", "verified with "+harness.SecretWebhook),
-		attribute.String("ci.note", "pushed with "+harness.SecretGitHub+" and "+harness.SecretAWS),
-		attribute.String("geocoder", "geocoder key "+harness.SecretGoogle),
-		attribute.String("login", "Basic "+harness.SecretBasic),
-	)
+	span.SetAttributes(harness.SecretSpanAttributes()...)
 	span.AddEvent("llm.error", trace.WithAttributes(attribute.String("error.message",
 		"openai rejected "+harness.SecretOpenAI+", falling back to anthropic "+harness.SecretAnthropic)))
 	traceID := span.SpanContext().TraceID().String()
