@@ -266,7 +266,8 @@ func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
 // TestOverloadIsRefusedThenRecovers drives config/gateway.yaml (memory_limiter at
 // AIRI_MEMORY_LIMIT_MIB) with more large log requests than it can hold: it accepts some and
-// refuses others with a retryable status instead of growing, everything it accepted arrives in
+// refuses others with a retryable status instead of growing (in these runs the Loki exporter's
+// full queue refused every one: the memory_limiter's soft limit was never reached), everything it accepted arrives in
 // Loki, its Go heap — as the collector itself reports it, scraped all through the run — stays
 // under the limit, and it accepts again once the load drops.
 func TestOverloadIsRefusedThenRecovers(t *testing.T) {
@@ -338,9 +339,23 @@ func TestOverloadIsRefusedThenRecovers(t *testing.T) {
 	wg.Wait()
 	gateway.RequireRunning("the overload")
 
-	t.Logf("overload: responses by gRPC code: %v", codesSeen)
+	// Who refused, under the names rules.yaml reads (OtelcolAiriReceiverRefusing,
+	// OtelcolAiriExporterQueueFull, OtelcolAiriMemoryLimiterRefusing).
+	refused := map[string]float64{}
+	for _, name := range []string{"otelcol_receiver_refused_log_records", "otelcol_exporter_enqueue_failed_log_records", "otelcol_processor_memory_limiter_refused_log_records"} {
+		v, err := gateway.Telemetry(ctx, name)
+		require.NoError(t, err)
+		refused[name] = v
+	}
+	t.Logf("overload: responses by gRPC code: %v; refused log records counted: %v", codesSeen, refused)
 	require.Positive(t, codesSeen[codes.OK], "the gateway accepted nothing: %v", codesSeen)
 	require.Positive(t, codesSeen[codes.Unavailable], "the gateway never refused: %v", codesSeen)
+	require.Positive(t, refused["otelcol_receiver_refused_log_records"], "refusals not counted as the receiver's")
+	// Every refusal is accounted for by a full queue or the memory_limiter (measured: all of
+	// them by the Loki exporter's full queue, none by the memory_limiter, whose heap stayed under
+	// its soft limit).
+	require.GreaterOrEqual(t, refused["otelcol_exporter_enqueue_failed_log_records"]+refused["otelcol_processor_memory_limiter_refused_log_records"],
+		refused["otelcol_receiver_refused_log_records"], "refusals neither a full queue nor the memory_limiter counted")
 	for code, n := range codesSeen {
 		// Unavailable is the OTLP spec's retryable refusal; a client deadline may pass while the
 		// gateway is saturated. Anything else (a permanent error) would make clients drop data.
