@@ -247,5 +247,70 @@ func Cases(service string, now time.Time) []Case {
 		lp.SetSum(float64(4 * n))
 	}
 	add("histogram_layout_change", md)
+
+	// Malformed explicit histograms (issue 17): bucket counts ≠ bounds+1 (too many, too few),
+	// bounds unsorted, repeated, NaN and infinite, count ≠ the buckets' sum, min above max.
+	md, m = newMetric(service, "hostile.malformed")
+	mh := m.SetEmptyHistogram()
+	mh.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	for i, b := range []struct {
+		bounds []float64
+		counts []uint64
+	}{
+		{[]float64{0.1, 1}, []uint64{1, 2, 3, 4, 5}},
+		{[]float64{1, 2, 3}, []uint64{7}},
+		{[]float64{5, 1, 3}, []uint64{1, 1, 1, 1}},
+		{[]float64{1, 1, math.NaN(), math.Inf(1)}, []uint64{1, 1, 1, 1, 1}},
+		{[]float64{math.Inf(-1), -1e308, 1e308}, []uint64{0, 1, 1, math.MaxUint64}},
+	} {
+		mp := mh.DataPoints().AppendEmpty()
+		mp.Attributes().PutStr("shape", string(rune('a'+i)))
+		mp.SetStartTimestamp(start)
+		mp.SetTimestamp(ts)
+		mp.ExplicitBounds().FromRaw(b.bounds)
+		mp.BucketCounts().FromRaw(b.counts)
+		mp.SetCount(3) // whatever the buckets say
+		mp.SetSum(1e308)
+		mp.SetMin(10)
+		mp.SetMax(-10)
+	}
+	add("malformed_histograms", md)
+
+	// Exponential histograms at the edges of their fields: scale far above 20 and at the
+	// int32 limits, offsets at the int32 limits (offset + bucket index overflows int32), counts
+	// that disagree with the buckets (below, above, overflowing uint64).
+	md, m = newMetric(service, "hostile.expedge")
+	eh := m.SetEmptyExponentialHistogram()
+	eh.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	for i, e := range []struct {
+		scale            int32
+		posOff, negOff   int32
+		pos, neg         []uint64
+		zeroCount, count uint64
+	}{
+		{scale: 100, pos: []uint64{1, 1}, count: 2},
+		{scale: math.MaxInt32, pos: []uint64{1}, count: 1},
+		{scale: math.MinInt32, pos: []uint64{1}, count: 1},
+		{scale: 0, posOff: math.MaxInt32 - 1, pos: []uint64{1, 1, 1, 1}, count: 4},
+		{scale: 0, negOff: math.MinInt32, neg: []uint64{1, 1}, count: 2},
+		{scale: 20, posOff: math.MinInt32, negOff: math.MaxInt32, pos: []uint64{1}, neg: []uint64{1}, count: 2},
+		{scale: 0, pos: []uint64{1}, zeroCount: 5, count: 1},
+		{scale: 0, pos: []uint64{1}, count: 100},
+		{scale: 0, pos: []uint64{math.MaxUint64}, zeroCount: 2, count: 1},
+	} {
+		ep := eh.DataPoints().AppendEmpty()
+		ep.Attributes().PutStr("shape", string(rune('a'+i)))
+		ep.SetStartTimestamp(start)
+		ep.SetTimestamp(ts)
+		ep.SetScale(e.scale)
+		ep.Positive().SetOffset(e.posOff)
+		ep.Positive().BucketCounts().FromRaw(e.pos)
+		ep.Negative().SetOffset(e.negOff)
+		ep.Negative().BucketCounts().FromRaw(e.neg)
+		ep.SetZeroCount(e.zeroCount)
+		ep.SetCount(e.count)
+		ep.SetSum(1)
+	}
+	add("exp_histogram_extreme_fields", md)
 	return out
 }

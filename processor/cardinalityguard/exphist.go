@@ -187,6 +187,10 @@ func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now 
 		g.cnt.dropped[dropUnsupportedScale]++
 		return
 	}
+	if !expCountMatchesBuckets(dp) {
+		g.cnt.dropped[dropInvalid]++
+		return
+	}
 	r := g.resolve(c, dp.Attributes(), now)
 	if !r.ok {
 		return

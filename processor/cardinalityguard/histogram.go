@@ -40,7 +40,7 @@ func (g *guard) mapBuckets(dp pmetric.HistogramDataPoint, bounds []float64) []ui
 	}
 	g.hbuf = out
 	src, counts := dp.ExplicitBounds(), dp.BucketCounts()
-	if counts.Len() != src.Len()+1 {
+	if !usableBounds(dp) {
 		out[n-1] += dp.Count()
 		return out
 	}
@@ -64,7 +64,7 @@ func (g *guard) mapBuckets(dp pmetric.HistogramDataPoint, bounds []float64) []ui
 // the common path), otherwise a hash of dp's bounds.
 func layoutOf(dp pmetric.HistogramDataPoint, bounds []float64) uint64 {
 	src := dp.ExplicitBounds()
-	if dp.BucketCounts().Len() != src.Len()+1 {
+	if !usableBounds(dp) {
 		return 1 // counted into +Inf only
 	}
 	if equalBounds(src, bounds) {
@@ -82,7 +82,7 @@ func initHistExt(s *series, dp pmetric.HistogramDataPoint) {
 		return
 	}
 	b := dp.ExplicitBounds().AsRaw()
-	if dp.BucketCounts().Len() != len(b)+1 {
+	if !usableBounds(dp) {
 		b = nil
 	}
 	s.ext = &seriesExt{bounds: b, counts: make([]uint64, len(b)+1)}
