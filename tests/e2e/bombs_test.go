@@ -24,7 +24,8 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// TestCompressionBombsAndDeepNestingAreRefused sends config/gateway.yaml hostile OTLP (issue 17):
+// TestCompressionBombsAndDeepNestingAreRefused sends config/gateway.yaml (and, for the deep
+// nesting, config/agent.yaml in front of it) hostile OTLP (issue 17):
 // compression bombs — a few hundred KiB on the wire that inflate to 256 MiB — over OTLP/HTTP
 // (gzip, deflate) and OTLP/gRPC (gzip), and log records whose body and attribute are nested
 // as deep as a request within the limit allows. Each bomb is refused with a client error once
@@ -37,7 +38,10 @@ func TestCompressionBombsAndDeepNestingAreRefused(t *testing.T) {
 	loki := newBackend(t, lokiKind)
 	startAll(t, loki)
 	gateway := newGateway(t, nil, loki, nil, nil)
+	// The agent, the tier services send to, with the same limit; it forwards to the gateway.
+	agent := newAgent(t, gateway, nil)
 	gateway.Start()
+	agent.Start()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -90,34 +94,38 @@ func TestCompressionBombsAndDeepNestingAreRefused(t *testing.T) {
 		v, _ = v.Map().Get("")
 	}
 	require.Equal(t, "x", v.Str())
-	for _, where := range []string{"body", "attribute"} {
-		for _, shape := range []string{"array", "kvlist", "json"} {
-			var body []byte
-			var depth int
-			if shape == "json" {
-				depth = (otlpBodyLimit - 512) / 28 // per level: {"arrayValue":{"values":[ ]}}
-				body = deepLogJSON(where, depth)
-			} else {
-				perLevel := map[string]int{"array": 2, "kvlist": 3}[shape] * 5 // tag + a length of ≤ 4 bytes per message
-				depth = (otlpBodyLimit - 512) / perLevel
-				body = deepLogRequest(where, shape, depth)
+	for _, c := range []*Collector{gateway, agent} {
+		for _, where := range []string{"body", "attribute"} {
+			for _, shape := range []string{"array", "kvlist", "json"} {
+				var body []byte
+				var depth int
+				if shape == "json" {
+					depth = (otlpBodyLimit - 512) / 28 // per level: {"arrayValue":{"values":[ ]}}
+					body = deepLogJSON(where, depth)
+				} else {
+					perLevel := map[string]int{"array": 2, "kvlist": 3}[shape] * 5 // tag + a length of ≤ 4 bytes per message
+					depth = (otlpBodyLimit - 512) / perLevel
+					body = deepLogRequest(where, shape, depth)
+				}
+				require.LessOrEqual(t, len(body), otlpBodyLimit)
+				code := postOTLPAs(t, ctx, c, "/v1/logs", shape == "json", body)
+				t.Logf("%s: log %s nested %d levels deep (%s, %d KiB): HTTP %d", c, where, depth, shape, len(body)>>10, code)
+				require.Contains(t, []int{http.StatusOK, http.StatusBadRequest}, code, "%s %s", where, shape)
+				c.RequireRunning("a deep " + where + " (" + shape + ")")
 			}
-			require.LessOrEqual(t, len(body), otlpBodyLimit)
-			code := postOTLPAs(t, ctx, gateway, "/v1/logs", shape == "json", body)
-			t.Logf("log %s nested %d levels deep (%s, %d KiB): HTTP %d", where, depth, shape, len(body)>>10, code)
-			require.Contains(t, []int{http.StatusOK, http.StatusBadRequest}, code, "%s %s", where, shape)
-			gateway.RequireRunning("a deep " + where + " (" + shape + ")")
 		}
 	}
 
 	// Just over the limit: refused before it is parsed (the limit is in force).
 	over := deepLogRequest("body", "array", otlpBodyLimit/9)
 	require.Greater(t, len(over), otlpBodyLimit)
-	require.Equal(t, http.StatusBadRequest, postOTLP(t, ctx, gateway, "/v1/logs", "", over))
-	gateway.RequireRunning("a deep body over the limit")
+	for _, c := range []*Collector{gateway, agent} {
+		require.Equal(t, http.StatusBadRequest, postOTLP(t, ctx, c, "/v1/logs", "", over), "%s", c)
+		c.RequireRunning("a deep body over the limit")
+	}
 
-	// Ordinary logs afterwards all arrive.
-	logs := newLogLoad(t, gateway.OTLPHTTP(), loki, serviceResource(loadService, "bombs-0"), 10)
+	// Ordinary logs afterwards all arrive, sent to the agent: through both tiers.
+	logs := newLogLoad(t, agent.OTLPHTTP(), loki, serviceResource(loadService, "bombs-0"), 10)
 	goodCtx, stop := context.WithTimeout(ctx, 3*time.Second)
 	defer stop()
 	logs.run(goodCtx, 100*time.Millisecond)
@@ -125,6 +133,7 @@ func TestCompressionBombsAndDeepNestingAreRefused(t *testing.T) {
 	logs.wait()
 	logs.requireNothingLost(t, ctx, 2*time.Minute, 0)
 	gateway.RequireRunning("the test")
+	agent.RequireRunning("the test")
 }
 
 // otlpBodyLimit is the shipped configs' OTLP/HTTP max_request_body_size (after decompression).
