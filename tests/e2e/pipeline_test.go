@@ -385,6 +385,8 @@ logger.bind(trace_id=sys.argv[2], tenant_id="tenant-xyz", model="gpt-4", latency
 	alerts, err := promAlerts(ctx, prom)
 	require.NoError(t, err)
 	t.Logf("prometheus: all %d rules of deploy/prometheus/rules.yaml evaluate without error; alerts after the load: %v", rules, alerts)
+	// Every backend is up: no exporter of either tier reads as stalled.
+	require.Empty(t, alertsMatching(alerts, "OtelcolAiriExporterStalled", nil), "stalled with every backend up")
 	// Every metric a rule reads exists in Prometheus, but those that only an event creates.
 	complete := requireRuleInputsExist(t, ctx, prom, eventOnlyInputs)
 	t.Logf("prometheus: every input of %d alerts exists: %v", len(complete), complete)
