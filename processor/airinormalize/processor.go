@@ -141,42 +141,42 @@ func (st *batchStats) addResource(lv *labelValues, items int64) {
 func (p *normalizer) record(ctx context.Context, signal int, st *batchStats) {
 	tb := p.telemetry
 	if st.items > 0 {
-		tb.AiriNormalizeItemsLabelled.Add(ctx, st.items, p.signalOpts[signal]...)
+		tb.ProcessorAiriNormalizeItemsLabelled.Add(ctx, st.items, p.signalOpts[signal]...)
 	}
 	for l := range numLabels {
 		if st.defaults[l] > 0 {
-			tb.AiriNormalizeDefaultsApplied.Add(ctx, st.defaults[l], p.labelOpts[signal][l]...)
+			tb.ProcessorAiriNormalizeDefaultsApplied.Add(ctx, st.defaults[l], p.labelOpts[signal][l]...)
 		}
 	}
 	if st.invalidEnv > 0 {
-		tb.AiriNormalizeInvalidEnvironment.Add(ctx, st.invalidEnv, p.signalOpts[signal]...)
+		tb.ProcessorAiriNormalizeInvalidEnvironment.Add(ctx, st.invalidEnv, p.signalOpts[signal]...)
 	}
 	if st.utf8Repaired > 0 {
-		tb.AiriNormalizeInvalidUtf8Repaired.Add(ctx, st.utf8Repaired, p.signalOpts[signal]...)
+		tb.ProcessorAiriNormalizeInvalidUtf8Repaired.Add(ctx, st.utf8Repaired, p.signalOpts[signal]...)
 	}
 	if st.renamed > 0 {
-		tb.AiriNormalizeMetricsRenamed.Add(ctx, st.renamed)
+		tb.ProcessorAiriNormalizeMetricsRenamed.Add(ctx, st.renamed)
 	}
 	if st.collisions > 0 {
-		tb.AiriNormalizeNameCollisions.Add(ctx, st.collisions)
+		tb.ProcessorAiriNormalizeNameCollisions.Add(ctx, st.collisions)
 	}
 	if st.collisionPoints > 0 {
-		tb.AiriNormalizeCollisionPointsDropped.Add(ctx, st.collisionPoints)
+		tb.ProcessorAiriNormalizeCollisionPointsDropped.Add(ctx, st.collisionPoints)
 	}
 	if st.rescaled > 0 {
-		tb.AiriNormalizeHistogramsRescaled.Add(ctx, st.rescaled)
+		tb.ProcessorAiriNormalizeHistogramsRescaled.Add(ctx, st.rescaled)
 	}
 	if st.notRescaled > 0 {
-		tb.AiriNormalizeHistogramsNotRescaled.Add(ctx, st.notRescaled)
+		tb.ProcessorAiriNormalizeHistogramsNotRescaled.Add(ctx, st.notRescaled)
 	}
 	for _, r := range []labelReason{labelReserved, labelInvalid} {
 		if st.labelsReplaced[r] > 0 {
-			tb.AiriNormalizeLabelKeysReplaced.Add(ctx, st.labelsReplaced[r], p.keyOpts[r]...)
+			tb.ProcessorAiriNormalizeLabelKeysReplaced.Add(ctx, st.labelsReplaced[r], p.keyOpts[r]...)
 		}
 	}
 	for r := range numDropReasons {
 		if st.dropped[r] > 0 {
-			tb.AiriNormalizeDroppedPoints.Add(ctx, st.dropped[r], p.droppedOpts[r]...)
+			tb.ProcessorAiriNormalizeDroppedPoints.Add(ctx, st.dropped[r], p.droppedOpts[r]...)
 		}
 	}
 }
