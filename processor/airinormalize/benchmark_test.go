@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/airi-otel/otelcol-airi/internal/cputime"
 	"github.com/airi-otel/otelcol-airi/internal/pmetricutil"
 	"github.com/airi-otel/otelcol-airi/processor/airinormalize/internal/metadata"
 )
@@ -196,11 +197,11 @@ func runBench[T any](b *testing.B, n int, fresh func() T, consume func(T) error)
 		}
 		batch := pool[len(pool)-1]
 		pool = pool[:len(pool)-1]
-		start := processCPUTime()
+		start := cputime.Process()
 		if err := consume(batch); err != nil {
 			b.Fatal(err)
 		}
-		cpu += processCPUTime() - start
+		cpu += cputime.Process() - start
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/item")
