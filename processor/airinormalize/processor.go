@@ -269,23 +269,25 @@ func setStr(m pcommon.Map, k, v string) {
 
 // putLabels writes the three labels into attribute map m, growing it at most once.
 func (p *normalizer) putLabels(m pcommon.Map, lv *labelValues) {
-	missing := 0
+	var missing [numLabels]bool // the three keys are distinct (Validate)
+	n := 0
 	for l := range numLabels {
 		cur, ok := m.Get(p.labelKeys[l])
 		if !ok {
-			missing++
+			missing[l] = true
+			n++
 			continue
 		}
 		if cur.Type() != pcommon.ValueTypeStr || cur.Str() != lv.vals[l] {
 			cur.SetStr(lv.vals[l])
 		}
 	}
-	if missing == 0 {
+	if n == 0 {
 		return
 	}
-	m.EnsureCapacity(m.Len() + missing)
+	m.EnsureCapacity(m.Len() + n)
 	for l := range numLabels {
-		if _, ok := m.Get(p.labelKeys[l]); !ok {
+		if missing[l] {
 			m.PutStr(p.labelKeys[l], lv.vals[l])
 		}
 	}
