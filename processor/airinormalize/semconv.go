@@ -81,16 +81,35 @@ func oldHTTPKeyIndex(k string) int {
 	if len(k) < 8 || (k[:5] != "http." && k[:4] != "net.") {
 		return -1
 	}
+	// A switch, not a loop over httpRenames: the compiler turns it into a search by length and
+	// content. TestOldHTTPKeysFitTheSet checks the indexes against httpRenames.
 	switch k {
 	case oldHTTPTarget:
 		return 0
 	case oldHTTPHost:
 		return 1
-	}
-	for i := range httpRenames {
-		if httpRenames[i].from == k {
-			return 2 + i
-		}
+	case "http.method":
+		return 2
+	case "http.status_code":
+		return 3
+	case "http.url":
+		return 4
+	case "http.scheme":
+		return 5
+	case "http.user_agent":
+		return 6
+	case "http.flavor":
+		return 7
+	case "http.client_ip":
+		return 8
+	case "net.peer.name":
+		return 9
+	case "net.peer.port":
+		return 10
+	case "net.host.name":
+		return 11
+	case "net.host.port":
+		return 12
 	}
 	return -1
 }
