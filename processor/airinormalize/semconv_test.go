@@ -4,6 +4,9 @@
 package airinormalize
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -47,4 +50,42 @@ func TestUpgradeDuplicateOldKeys(t *testing.T) {
 		"http.response.status_code": int64(200),
 	}, attrs.AsRaw())
 	require.Equal(t, 4, attrs.Len(), "no copy of an old key is left")
+}
+
+// TestUpgradeOnlyFoundKeysMatchesFullLookup: looking up only the old keys the scan found gives
+// exactly (key order included) what looking up every old key, repeatedly, gives, on maps drawn
+// from the old and stable HTTP keys, with repeats.
+func TestUpgradeOnlyFoundKeysMatchesFullLookup(t *testing.T) {
+	t.Parallel()
+	pool := []string{oldHTTPTarget, oldHTTPHost, attrURLPath, attrURLQuery, attrServerAddress, attrServerPort, "http.route"}
+	for _, r := range httpRenames {
+		pool = append(pool, r.from, r.to)
+	}
+	everyKey := dupOldKeys | oldHTTPKeys(1)<<(2+len(httpRenames)) - 1
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 3000 {
+		kvs := make([]string, 0, 8)
+		for range 1 + rng.IntN(8) {
+			kvs = append(kvs, fmt.Sprintf(`{"key":%q,"value":{"stringValue":"h%d.example:%d"}}`, pool[rng.IntN(len(pool))], rng.IntN(3), 80+rng.IntN(2)))
+		}
+		doc := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"s","attributes":[` + strings.Join(kvs, ",") + `]}]}]}]}`
+		a, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces([]byte(doc))
+		require.NoError(t, err)
+		b, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces([]byte(doc))
+		require.NoError(t, err)
+		got := a.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes()
+		want := b.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes()
+		if _, keys := repairAttrs(got, &scratch{}, true); keys != 0 {
+			applyHTTPUpgrade(got, keys, &scratch{})
+		}
+		applyHTTPUpgrade(want, everyKey, &scratch{})
+		var gotKeys, wantKeys []string
+		for k, v := range got.All() {
+			gotKeys = append(gotKeys, k+"="+v.AsString())
+		}
+		for k, v := range want.All() {
+			wantKeys = append(wantKeys, k+"="+v.AsString())
+		}
+		require.Equal(t, wantKeys, gotKeys, doc)
+	}
 }
