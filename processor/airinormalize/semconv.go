@@ -169,15 +169,23 @@ func applyHTTPUpgrade(m pcommon.Map, keys oldHTTPKeys, sc *scratch) {
 			continue
 		}
 		for v, ok := m.Get(r.from); ok; v, ok = m.Get(r.from) {
-			if _, exists := m.Get(r.to); exists {
-				m.Remove(r.from)
-			} else {
-				moveValue(m, v, r.from, r.to, sc)
-			}
+			renameUnlessPresent(m, v, r.from, r.to, sc)
 			if once {
 				break
 			}
 		}
+	}
+}
+
+// renameUnlessPresent moves v, the value m.Get(from) just returned, to key to, unless to is
+// already there (then it wins and v is dropped), and removes from either way: moveValue with
+// one lookup of to instead of two.
+func renameUnlessPresent(m pcommon.Map, v pcommon.Value, from, to string, sc *scratch) {
+	tmp := sc.value()
+	v.MoveTo(tmp)
+	m.Remove(from)
+	if dst, exists := m.GetOrPutEmpty(to); !exists {
+		tmp.MoveTo(dst)
 	}
 }
 
