@@ -7,8 +7,8 @@ package grafana // import "github.com/airi-otel/otelcol-airi/deploy/grafana"
 // service::telemetry::metrics level detailed) serves on its telemetry port: counters carry no
 // `_total` suffix (the endpoint speaks text format 0.0.4 only, so a scrape keeps the names as
 // they are), process gauges no unit suffix (`otelcol_process_memory_rss`). Our processors'
-// counters come from their metadata.yaml: airi_normalize's as `otelcol_airi_normalize_*`,
-// cardinality_guard's, tracking_id's and secret_scrub's as `otelcol_processor_*`.
+// counters come from their metadata.yaml, all as `otelcol_processor_<type>_*` (airi_normalize,
+// cardinality_guard, tracking_id, secret_scrub).
 
 // CollectorUID is the uid of the collector dashboard.
 const CollectorUID = "otelcol-airi-collector"
@@ -273,8 +273,8 @@ func collectorDashboard() dashboardSpec {
 						"naming, old HTTP semconv upgraded; old ms histograms rescaled to seconds).",
 					targets: []targetSpec{
 						{
-							expr: sumRate("signal", c("otelcol_airi_normalize_items_labelled")), legend: "labelled {{signal}}",
-							requires: []string{"otelcol_airi_normalize_items_labelled"},
+							expr: sumRate("signal", c("otelcol_processor_airi_normalize_items_labelled")), legend: "labelled {{signal}}",
+							requires: []string{"otelcol_processor_airi_normalize_items_labelled"},
 						},
 						normalizeCounter("metrics_renamed", "instance", "renamed {{instance}}"),
 						normalizeCounter("histograms_rescaled", "instance", "rescaled {{instance}}"),
@@ -333,12 +333,12 @@ func guardCounterBy(name, label, legend string) targetSpec {
 
 // normalizeCounter is an airi_normalize counter, grouped by instance or by (label,) signal.
 func normalizeCounter(name, by, legend string) targetSpec {
-	base := "otelcol_airi_normalize_items_labelled"
+	base := "otelcol_processor_airi_normalize_items_labelled"
 	zeroBy := "signal"
 	if by == "instance" {
 		zeroBy = "instance"
 	}
-	return optionalCounter("otelcol_airi_normalize_"+name, by, legend, base, sumRate(zeroBy, c(base)), zeroBy)
+	return optionalCounter("otelcol_processor_airi_normalize_"+name, by, legend, base, sumRate(zeroBy, c(base)), zeroBy)
 }
 
 // scrubCounter is secret_scrub's redactions per rule and signal; 0 while the processor runs

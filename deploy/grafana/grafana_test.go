@@ -254,7 +254,7 @@ func TestProcessorMetricNames(t *testing.T) {
 	used := 0
 	for _, q := range Queries() {
 		for _, m := range append(append([]string{}, q.Requires...), q.Optional...) {
-			if strings.HasPrefix(m, "otelcol_airi_normalize_") || strings.HasPrefix(m, "otelcol_processor_cardinality_guard_") ||
+			if strings.HasPrefix(m, "otelcol_processor_airi_normalize_") || strings.HasPrefix(m, "otelcol_processor_cardinality_guard_") ||
 				strings.HasPrefix(m, "otelcol_processor_tracking_id_") || strings.HasPrefix(m, "otelcol_processor_secret_scrub_") {
 				require.True(t, declared[m], "%s reads %s, which no metadata.yaml declares", q, m)
 				used++

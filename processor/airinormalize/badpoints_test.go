@@ -109,10 +109,10 @@ func TestReservedAndInvalidLabelKeys(t *testing.T) {
 
 	opts := []metricdatatest.Option{metricdatatest.IgnoreTimestamp()}
 	reason := func(r string) attribute.Set { return attribute.NewSet(attribute.String("reason", r)) }
-	metadatatest.AssertEqualAiriNormalizeLabelKeysReplaced(t, tt, []metricdata.DataPoint[int64]{
+	metadatatest.AssertEqualProcessorAiriNormalizeLabelKeysReplaced(t, tt, []metricdata.DataPoint[int64]{
 		{Value: 7, Attributes: reason("reserved")}, {Value: 1, Attributes: reason("invalid")},
 	}, opts...)
-	metadatatest.AssertEqualAiriNormalizeDroppedPoints(t, tt, []metricdata.DataPoint[int64]{
+	metadatatest.AssertEqualProcessorAiriNormalizeDroppedPoints(t, tt, []metricdata.DataPoint[int64]{
 		{Value: 3, Attributes: reason("invalid_name")},
 	}, opts...)
 
@@ -205,7 +205,7 @@ func TestFamilyCollisions(t *testing.T) {
 				}
 			}
 			require.Equal(t, tc.kept, kept)
-			metadatatest.AssertEqualAiriNormalizeCollisionPointsDropped(t, tt,
+			metadatatest.AssertEqualProcessorAiriNormalizeCollisionPointsDropped(t, tt,
 				[]metricdata.DataPoint[int64]{{Value: tc.points}}, metricdatatest.IgnoreTimestamp())
 		})
 	}

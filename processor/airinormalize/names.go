@@ -492,17 +492,20 @@ func mergeKey(m pcommon.Map, from, to string, sc *scratch) {
 		m.PutStr(to, joined)
 		return
 	}
-	moveKey(m, from, to, sc)
+	moveValue(m, v, from, to, sc)
 }
 
 // moveKey moves the value under from to the new key to and removes from. The value is parked
 // in the scratch holder while from's slot is freed, so the new key reuses that slot: no
 // allocation and no growth of the map.
 func moveKey(m pcommon.Map, from, to string, sc *scratch) {
-	v, ok := m.Get(from)
-	if !ok {
-		return
+	if v, ok := m.Get(from); ok {
+		moveValue(m, v, from, to, sc)
 	}
+}
+
+// moveValue is moveKey for v, the value m.Get(from) just returned.
+func moveValue(m pcommon.Map, v pcommon.Value, from, to string, sc *scratch) {
 	tmp := sc.value()
 	v.MoveTo(tmp)
 	m.Remove(from)

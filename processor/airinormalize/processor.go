@@ -141,42 +141,42 @@ func (st *batchStats) addResource(lv *labelValues, items int64) {
 func (p *normalizer) record(ctx context.Context, signal int, st *batchStats) {
 	tb := p.telemetry
 	if st.items > 0 {
-		tb.AiriNormalizeItemsLabelled.Add(ctx, st.items, p.signalOpts[signal]...)
+		tb.ProcessorAiriNormalizeItemsLabelled.Add(ctx, st.items, p.signalOpts[signal]...)
 	}
 	for l := range numLabels {
 		if st.defaults[l] > 0 {
-			tb.AiriNormalizeDefaultsApplied.Add(ctx, st.defaults[l], p.labelOpts[signal][l]...)
+			tb.ProcessorAiriNormalizeDefaultsApplied.Add(ctx, st.defaults[l], p.labelOpts[signal][l]...)
 		}
 	}
 	if st.invalidEnv > 0 {
-		tb.AiriNormalizeInvalidEnvironment.Add(ctx, st.invalidEnv, p.signalOpts[signal]...)
+		tb.ProcessorAiriNormalizeInvalidEnvironment.Add(ctx, st.invalidEnv, p.signalOpts[signal]...)
 	}
 	if st.utf8Repaired > 0 {
-		tb.AiriNormalizeInvalidUtf8Repaired.Add(ctx, st.utf8Repaired, p.signalOpts[signal]...)
+		tb.ProcessorAiriNormalizeInvalidUtf8Repaired.Add(ctx, st.utf8Repaired, p.signalOpts[signal]...)
 	}
 	if st.renamed > 0 {
-		tb.AiriNormalizeMetricsRenamed.Add(ctx, st.renamed)
+		tb.ProcessorAiriNormalizeMetricsRenamed.Add(ctx, st.renamed)
 	}
 	if st.collisions > 0 {
-		tb.AiriNormalizeNameCollisions.Add(ctx, st.collisions)
+		tb.ProcessorAiriNormalizeNameCollisions.Add(ctx, st.collisions)
 	}
 	if st.collisionPoints > 0 {
-		tb.AiriNormalizeCollisionPointsDropped.Add(ctx, st.collisionPoints)
+		tb.ProcessorAiriNormalizeCollisionPointsDropped.Add(ctx, st.collisionPoints)
 	}
 	if st.rescaled > 0 {
-		tb.AiriNormalizeHistogramsRescaled.Add(ctx, st.rescaled)
+		tb.ProcessorAiriNormalizeHistogramsRescaled.Add(ctx, st.rescaled)
 	}
 	if st.notRescaled > 0 {
-		tb.AiriNormalizeHistogramsNotRescaled.Add(ctx, st.notRescaled)
+		tb.ProcessorAiriNormalizeHistogramsNotRescaled.Add(ctx, st.notRescaled)
 	}
 	for _, r := range []labelReason{labelReserved, labelInvalid} {
 		if st.labelsReplaced[r] > 0 {
-			tb.AiriNormalizeLabelKeysReplaced.Add(ctx, st.labelsReplaced[r], p.keyOpts[r]...)
+			tb.ProcessorAiriNormalizeLabelKeysReplaced.Add(ctx, st.labelsReplaced[r], p.keyOpts[r]...)
 		}
 	}
 	for r := range numDropReasons {
 		if st.dropped[r] > 0 {
-			tb.AiriNormalizeDroppedPoints.Add(ctx, st.dropped[r], p.droppedOpts[r]...)
+			tb.ProcessorAiriNormalizeDroppedPoints.Add(ctx, st.dropped[r], p.droppedOpts[r]...)
 		}
 	}
 }
@@ -269,23 +269,25 @@ func setStr(m pcommon.Map, k, v string) {
 
 // putLabels writes the three labels into attribute map m, growing it at most once.
 func (p *normalizer) putLabels(m pcommon.Map, lv *labelValues) {
-	missing := 0
+	var missing [numLabels]bool // the three keys are distinct (Validate)
+	n := 0
 	for l := range numLabels {
 		cur, ok := m.Get(p.labelKeys[l])
 		if !ok {
-			missing++
+			missing[l] = true
+			n++
 			continue
 		}
 		if cur.Type() != pcommon.ValueTypeStr || cur.Str() != lv.vals[l] {
 			cur.SetStr(lv.vals[l])
 		}
 	}
-	if missing == 0 {
+	if n == 0 {
 		return
 	}
-	m.EnsureCapacity(m.Len() + missing)
+	m.EnsureCapacity(m.Len() + n)
 	for l := range numLabels {
-		if _, ok := m.Get(p.labelKeys[l]); !ok {
+		if missing[l] {
 			m.PutStr(p.labelKeys[l], lv.vals[l])
 		}
 	}

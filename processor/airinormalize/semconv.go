@@ -52,65 +52,140 @@ var httpRenames = []keyRename{
 	{"net.host.port", attrServerPort},
 }
 
-// isOldHTTPKey is the cheap test run over every key of every item.
-func isOldHTTPKey(k string) bool {
+// oldHTTPKeys is the set of old HTTP keys one scan over a map found: bit 0 http.target, bit 1
+// http.host, bit 2+i httpRenames[i]. dupOldKeys marks a key seen more than once (a map decoded
+// from the wire may hold a key twice).
+type oldHTTPKeys uint16
+
+const dupOldKeys oldHTTPKeys = 1 << 15
+
+// note adds k to the set when it is an old HTTP key.
+func (s *oldHTTPKeys) note(k string) {
+	i := oldHTTPKeyIndex(k)
+	if i < 0 {
+		return
+	}
+	bit := oldHTTPKeys(1) << i
+	if *s&bit != 0 {
+		*s |= dupOldKeys
+	}
+	*s |= bit
+}
+
+// isOldHTTPKey reports whether k is an old HTTP key.
+func isOldHTTPKey(k string) bool { return oldHTTPKeyIndex(k) >= 0 }
+
+// oldHTTPKeyIndex is the cheap test run over every key of every item: k's bit in oldHTTPKeys,
+// or -1.
+func oldHTTPKeyIndex(k string) int {
 	if len(k) < 8 || (k[:5] != "http." && k[:4] != "net.") {
-		return false
+		return -1
 	}
+	// A switch, not a loop over httpRenames: the compiler turns it into a search by length and
+	// content. TestOldHTTPKeysFitTheSet checks the indexes against httpRenames.
 	switch k {
-	case oldHTTPTarget, oldHTTPHost,
-		"http.method", "http.status_code", "http.url", "http.scheme", "http.user_agent",
-		"http.flavor", "http.client_ip", "net.peer.name", "net.peer.port", "net.host.name", "net.host.port":
-		return true
+	case oldHTTPTarget:
+		return 0
+	case oldHTTPHost:
+		return 1
+	case "http.method":
+		return 2
+	case "http.status_code":
+		return 3
+	case "http.url":
+		return 4
+	case "http.scheme":
+		return 5
+	case "http.user_agent":
+		return 6
+	case "http.flavor":
+		return 7
+	case "http.client_ip":
+		return 8
+	case "net.peer.name":
+		return 9
+	case "net.peer.port":
+		return 10
+	case "net.host.name":
+		return 11
+	case "net.host.port":
+		return 12
 	}
-	return false
+	return -1
 }
 
 // upgradeHTTPAttrs maps old HTTP keys in m to the stable ones. A stable key already present
 // wins; the old key is removed either way. It reports whether anything changed.
 func upgradeHTTPAttrs(m pcommon.Map, sc *scratch) bool {
+	var keys oldHTTPKeys
 	for k := range m.All() {
-		if isOldHTTPKey(k) {
-			applyHTTPUpgrade(m, sc)
-			return true
-		}
+		keys.note(k)
 	}
-	return false
+	if keys == 0 {
+		return false
+	}
+	applyHTTPUpgrade(m, keys, sc)
+	return true
 }
 
-// applyHTTPUpgrade is upgradeHTTPAttrs for a map known to hold an old HTTP key.
-func applyHTTPUpgrade(m pcommon.Map, sc *scratch) {
-	// Loops, not ifs: a map decoded from the wire may hold a key twice.
-	for v, ok := m.Get(oldHTTPTarget); ok; v, ok = m.Get(oldHTTPTarget) {
-		target := v.AsString()
-		m.Remove(oldHTTPTarget)
-		path, query, hasQuery := strings.Cut(target, "?")
-		putStrIfAbsent(m, attrURLPath, path)
-		if hasQuery && query != "" {
-			putStrIfAbsent(m, attrURLQuery, query)
-		}
-	}
-	for v, ok := m.Get(oldHTTPHost); ok; v, ok = m.Get(oldHTTPHost) {
-		hostport := v.AsString()
-		m.Remove(oldHTTPHost)
-		host, port := splitHostPort(hostport)
-		if host != "" {
-			putStrIfAbsent(m, attrServerAddress, host)
-		}
-		if port >= 0 {
-			if _, exists := m.Get(attrServerPort); !exists {
-				m.PutInt(attrServerPort, int64(port))
+// applyHTTPUpgrade is upgradeHTTPAttrs for a map whose old HTTP keys one scan found: only
+// those are looked up, and a key found once is not looked up again after it moved.
+func applyHTTPUpgrade(m pcommon.Map, keys oldHTTPKeys, sc *scratch) {
+	once := keys&dupOldKeys == 0
+	if keys&1 != 0 {
+		for v, ok := m.Get(oldHTTPTarget); ok; v, ok = m.Get(oldHTTPTarget) {
+			target := v.AsString()
+			m.Remove(oldHTTPTarget)
+			path, query, hasQuery := strings.Cut(target, "?")
+			putStrIfAbsent(m, attrURLPath, path)
+			if hasQuery && query != "" {
+				putStrIfAbsent(m, attrURLQuery, query)
+			}
+			if once {
+				break
 			}
 		}
 	}
-	for _, r := range httpRenames {
-		for _, ok := m.Get(r.from); ok; _, ok = m.Get(r.from) {
-			if _, exists := m.Get(r.to); exists {
-				m.Remove(r.from)
-				continue
+	if keys&2 != 0 {
+		for v, ok := m.Get(oldHTTPHost); ok; v, ok = m.Get(oldHTTPHost) {
+			hostport := v.AsString()
+			m.Remove(oldHTTPHost)
+			host, port := splitHostPort(hostport)
+			if host != "" {
+				putStrIfAbsent(m, attrServerAddress, host)
 			}
-			moveKey(m, r.from, r.to, sc)
+			if port >= 0 {
+				if _, exists := m.Get(attrServerPort); !exists {
+					m.PutInt(attrServerPort, int64(port))
+				}
+			}
+			if once {
+				break
+			}
 		}
+	}
+	for i, r := range httpRenames {
+		if keys&(4<<i) == 0 {
+			continue
+		}
+		for v, ok := m.Get(r.from); ok; v, ok = m.Get(r.from) {
+			renameUnlessPresent(m, v, r.from, r.to, sc)
+			if once {
+				break
+			}
+		}
+	}
+}
+
+// renameUnlessPresent moves v, the value m.Get(from) just returned, to key to, unless to is
+// already there (then it wins and v is dropped), and removes from either way: moveValue with
+// one lookup of to instead of two.
+func renameUnlessPresent(m pcommon.Map, v pcommon.Value, from, to string, sc *scratch) {
+	tmp := sc.value()
+	v.MoveTo(tmp)
+	m.Remove(from)
+	if dst, exists := m.GetOrPutEmpty(to); !exists {
+		tmp.MoveTo(dst)
 	}
 }
 

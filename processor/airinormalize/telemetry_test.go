@@ -52,25 +52,25 @@ func TestOwnTelemetry(t *testing.T) {
 	opts := []metricdatatest.Option{metricdatatest.IgnoreTimestamp()}
 
 	// labels_defaults: 2 + 1 points, semconv_upgrade: 3 points, collision: 3 points kept.
-	metadatatest.AssertEqualAiriNormalizeItemsLabelled(t, tt, []metricdata.DataPoint[int64]{
+	metadatatest.AssertEqualProcessorAiriNormalizeItemsLabelled(t, tt, []metricdata.DataPoint[int64]{
 		dp(9, sig("metrics")), dp(2, sig("traces")),
 	}, opts...)
 	// labels_defaults: an empty resource with 2 points (all three defaulted), a resource with 1
 	// point and no service.namespace. traces: a resource with 1 span and no service.name.
-	metadatatest.AssertEqualAiriNormalizeDefaultsApplied(t, tt, []metricdata.DataPoint[int64]{
+	metadatatest.AssertEqualProcessorAiriNormalizeDefaultsApplied(t, tt, []metricdata.DataPoint[int64]{
 		dp(2, lbl("metrics", "environment")), dp(3, lbl("metrics", "project")), dp(2, lbl("metrics", "service")),
 		dp(1, lbl("traces", "service")),
 	}, opts...)
 	// "production" on a 1-point resource; "qa" on a 1-span resource.
-	metadatatest.AssertEqualAiriNormalizeInvalidEnvironment(t, tt, []metricdata.DataPoint[int64]{
+	metadatatest.AssertEqualProcessorAiriNormalizeInvalidEnvironment(t, tt, []metricdata.DataPoint[int64]{
 		dp(1, sig("metrics")), dp(1, sig("traces")),
 	}, opts...)
 	// labels_defaults 4, semconv_upgrade 2, collision 3 (the two dropped metrics are not counted).
-	metadatatest.AssertEqualAiriNormalizeMetricsRenamed(t, tt, []metricdata.DataPoint[int64]{dp(9, noAttrs)}, opts...)
+	metadatatest.AssertEqualProcessorAiriNormalizeMetricsRenamed(t, tt, []metricdata.DataPoint[int64]{dp(9, noAttrs)}, opts...)
 	// collision: foo_total (gauge after counter), latency_seconds (exponential after explicit
 	// histogram), queue_size (non-monotonic sum after gauge).
-	metadatatest.AssertEqualAiriNormalizeNameCollisions(t, tt, []metricdata.DataPoint[int64]{dp(3, noAttrs)}, opts...)
-	metadatatest.AssertEqualAiriNormalizeCollisionPointsDropped(t, tt, []metricdata.DataPoint[int64]{dp(3, noAttrs)}, opts...)
-	metadatatest.AssertEqualAiriNormalizeHistogramsRescaled(t, tt, []metricdata.DataPoint[int64]{dp(1, noAttrs)}, opts...)
-	metadatatest.AssertEqualAiriNormalizeHistogramsNotRescaled(t, tt, []metricdata.DataPoint[int64]{dp(1, noAttrs)}, opts...)
+	metadatatest.AssertEqualProcessorAiriNormalizeNameCollisions(t, tt, []metricdata.DataPoint[int64]{dp(3, noAttrs)}, opts...)
+	metadatatest.AssertEqualProcessorAiriNormalizeCollisionPointsDropped(t, tt, []metricdata.DataPoint[int64]{dp(3, noAttrs)}, opts...)
+	metadatatest.AssertEqualProcessorAiriNormalizeHistogramsRescaled(t, tt, []metricdata.DataPoint[int64]{dp(1, noAttrs)}, opts...)
+	metadatatest.AssertEqualProcessorAiriNormalizeHistogramsNotRescaled(t, tt, []metricdata.DataPoint[int64]{dp(1, noAttrs)}, opts...)
 }

@@ -55,19 +55,20 @@ func repairMap(m pcommon.Map, sc *scratch) int64 {
 	return n
 }
 
-// repairAttrs is repairMap that also reports, in the same pass, whether m holds an old HTTP
-// key (findOld): spans and logs need one walk over their attributes, not two.
-func repairAttrs(m pcommon.Map, sc *scratch, findOld bool) (int64, bool) {
+// repairAttrs is repairMap that also reports, in the same pass, which old HTTP keys m holds
+// (findOld): spans and logs need one walk over their attributes, not two.
+func repairAttrs(m pcommon.Map, sc *scratch, findOld bool) (int64, oldHTTPKeys) {
 	var n int64
-	badKeys, old := false, false
+	badKeys := false
+	var old oldHTTPKeys
 	for k, v := range m.All() {
 		if v.Type() != pcommon.ValueTypeStr || !utf8.ValidString(v.Str()) { // valid strings: no call
 			n += repairValue(v, sc)
 		}
 		if !utf8.ValidString(k) {
 			badKeys = true
-		} else if findOld && !old {
-			old = isOldHTTPKey(k)
+		} else if findOld {
+			old.note(k)
 		}
 	}
 	if badKeys {
@@ -108,8 +109,8 @@ func repairScope(s pcommon.InstrumentationScope, sc *scratch) int64 {
 // and applies the HTTP semantic-convention upgrade to its attributes when upgrade is set.
 func repairSpan(sp ptrace.Span, sc *scratch, upgrade bool) int64 {
 	n, old := repairAttrs(sp.Attributes(), sc, upgrade)
-	if old {
-		applyHTTPUpgrade(sp.Attributes(), sc)
+	if old != 0 {
+		applyHTTPUpgrade(sp.Attributes(), old, sc)
 	}
 	if v, bad := repairStr(sp.Name()); bad {
 		sp.SetName(v)
@@ -139,8 +140,8 @@ func repairSpan(sp ptrace.Span, sc *scratch, upgrade bool) int64 {
 // semantic-convention upgrade to its attributes when upgrade is set.
 func repairLog(lr plog.LogRecord, sc *scratch, upgrade bool) int64 {
 	n, old := repairAttrs(lr.Attributes(), sc, upgrade)
-	if old {
-		applyHTTPUpgrade(lr.Attributes(), sc)
+	if old != 0 {
+		applyHTTPUpgrade(lr.Attributes(), old, sc)
 	}
 	n += repairValue(lr.Body(), sc)
 	if v, bad := repairStr(lr.EventName()); bad {

@@ -82,7 +82,7 @@ func TestInvalidUTF8IsRepaired(t *testing.T) {
 
 	sig := func(s string) attribute.Set { return attribute.NewSet(attribute.String("signal", s)) }
 	// traces: span name, http.target value; logs: resource value, nested body string, msg value, one key; metrics: description, label value
-	metadatatest.AssertEqualAiriNormalizeInvalidUtf8Repaired(t, tt, []metricdata.DataPoint[int64]{
+	metadatatest.AssertEqualProcessorAiriNormalizeInvalidUtf8Repaired(t, tt, []metricdata.DataPoint[int64]{
 		{Value: 4, Attributes: sig("logs")}, {Value: 2, Attributes: sig("metrics")}, {Value: 2, Attributes: sig("traces")},
 	}, metricdatatest.IgnoreTimestamp())
 }

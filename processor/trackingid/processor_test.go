@@ -271,10 +271,9 @@ func TestConfigOptions(t *testing.T) {
 	})
 }
 
+// traceHex is the lower-case hex form of id, as pdata prints it.
 func traceHex(id pcommon.TraceID) string {
-	var b [32]byte
-	encodeTraceID(&b, id)
-	return string(b[:])
+	return id.String()
 }
 
 func TestDeriveTraceID(t *testing.T) {

@@ -186,7 +186,7 @@ func TestBadInputIsRejectedOrCounted(t *testing.T) {
 
 	// What was accepted was counted: the empty resources got the default required labels.
 	harness.Eventually(t, 30*time.Second, time.Second, func() error {
-		n, err := gateway.Telemetry(ctx, "otelcol_airi_normalize_defaults_applied")
+		n, err := gateway.Telemetry(ctx, "otelcol_processor_airi_normalize_defaults_applied")
 		if err == nil && n == 0 {
 			err = fmt.Errorf("airi_normalize counted no defaults for the empty resources")
 		}

@@ -23,20 +23,20 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                               metric.Meter
-	mu                                  sync.Mutex
-	registrations                       []metric.Registration
-	AiriNormalizeCollisionPointsDropped metric.Int64Counter
-	AiriNormalizeDefaultsApplied        metric.Int64Counter
-	AiriNormalizeDroppedPoints          metric.Int64Counter
-	AiriNormalizeHistogramsNotRescaled  metric.Int64Counter
-	AiriNormalizeHistogramsRescaled     metric.Int64Counter
-	AiriNormalizeInvalidEnvironment     metric.Int64Counter
-	AiriNormalizeInvalidUtf8Repaired    metric.Int64Counter
-	AiriNormalizeItemsLabelled          metric.Int64Counter
-	AiriNormalizeLabelKeysReplaced      metric.Int64Counter
-	AiriNormalizeMetricsRenamed         metric.Int64Counter
-	AiriNormalizeNameCollisions         metric.Int64Counter
+	meter                                        metric.Meter
+	mu                                           sync.Mutex
+	registrations                                []metric.Registration
+	ProcessorAiriNormalizeCollisionPointsDropped metric.Int64Counter
+	ProcessorAiriNormalizeDefaultsApplied        metric.Int64Counter
+	ProcessorAiriNormalizeDroppedPoints          metric.Int64Counter
+	ProcessorAiriNormalizeHistogramsNotRescaled  metric.Int64Counter
+	ProcessorAiriNormalizeHistogramsRescaled     metric.Int64Counter
+	ProcessorAiriNormalizeInvalidEnvironment     metric.Int64Counter
+	ProcessorAiriNormalizeInvalidUtf8Repaired    metric.Int64Counter
+	ProcessorAiriNormalizeItemsLabelled          metric.Int64Counter
+	ProcessorAiriNormalizeLabelKeysReplaced      metric.Int64Counter
+	ProcessorAiriNormalizeMetricsRenamed         metric.Int64Counter
+	ProcessorAiriNormalizeNameCollisions         metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -68,68 +68,68 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
-	builder.AiriNormalizeCollisionPointsDropped, err = builder.meter.Int64Counter(
-		"otelcol_airi_normalize_collision_points_dropped",
+	builder.ProcessorAiriNormalizeCollisionPointsDropped, err = builder.meter.Int64Counter(
+		"otelcol_processor_airi_normalize_collision_points_dropped",
 		metric.WithDescription("Number of data points dropped together with a colliding metric. [Development]"),
 		metric.WithUnit("{datapoint}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AiriNormalizeDefaultsApplied, err = builder.meter.Int64Counter(
-		"otelcol_airi_normalize_defaults_applied",
+	builder.ProcessorAiriNormalizeDefaultsApplied, err = builder.meter.Int64Counter(
+		"otelcol_processor_airi_normalize_defaults_applied",
 		metric.WithDescription("Number of items that had no value for a required label and got the configured default_value. [Development]"),
 		metric.WithUnit("{item}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AiriNormalizeDroppedPoints, err = builder.meter.Int64Counter(
-		"otelcol_airi_normalize_dropped_points",
+	builder.ProcessorAiriNormalizeDroppedPoints, err = builder.meter.Int64Counter(
+		"otelcol_processor_airi_normalize_dropped_points",
 		metric.WithDescription("Number of metric data points dropped because no valid Prometheus series could be made of them (see README). [Development]"),
 		metric.WithUnit("{datapoint}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AiriNormalizeHistogramsNotRescaled, err = builder.meter.Int64Counter(
-		"otelcol_airi_normalize_histograms_not_rescaled",
+	builder.ProcessorAiriNormalizeHistogramsNotRescaled, err = builder.meter.Int64Counter(
+		"otelcol_processor_airi_normalize_histograms_not_rescaled",
 		metric.WithDescription("Number of old-semconv millisecond HTTP duration exponential histograms left under their old name and unit (see README). [Development]"),
 		metric.WithUnit("{metric}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AiriNormalizeHistogramsRescaled, err = builder.meter.Int64Counter(
-		"otelcol_airi_normalize_histograms_rescaled",
+	builder.ProcessorAiriNormalizeHistogramsRescaled, err = builder.meter.Int64Counter(
+		"otelcol_processor_airi_normalize_histograms_rescaled",
 		metric.WithDescription("Number of old-semconv millisecond HTTP duration histograms converted to seconds. [Development]"),
 		metric.WithUnit("{metric}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AiriNormalizeInvalidEnvironment, err = builder.meter.Int64Counter(
-		"otelcol_airi_normalize_invalid_environment",
+	builder.ProcessorAiriNormalizeInvalidEnvironment, err = builder.meter.Int64Counter(
+		"otelcol_processor_airi_normalize_invalid_environment",
 		metric.WithDescription("Number of items whose environment value from the data was outside allowed_environments. [Development]"),
 		metric.WithUnit("{item}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AiriNormalizeInvalidUtf8Repaired, err = builder.meter.Int64Counter(
-		"otelcol_airi_normalize_invalid_utf8_repaired",
+	builder.ProcessorAiriNormalizeInvalidUtf8Repaired, err = builder.meter.Int64Counter(
+		"otelcol_processor_airi_normalize_invalid_utf8_repaired",
 		metric.WithDescription("Number of strings (attribute keys and values, log bodies, span, metric and scope names) that were not valid UTF-8 and had their invalid bytes replaced by U+FFFD. [Development]"),
 		metric.WithUnit("{string}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AiriNormalizeItemsLabelled, err = builder.meter.Int64Counter(
-		"otelcol_airi_normalize_items_labelled",
+	builder.ProcessorAiriNormalizeItemsLabelled, err = builder.meter.Int64Counter(
+		"otelcol_processor_airi_normalize_items_labelled",
 		metric.WithDescription("Number of items (spans, log records, metric data points) that left the processor carrying the required labels. [Development]"),
 		metric.WithUnit("{item}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AiriNormalizeLabelKeysReplaced, err = builder.meter.Int64Counter(
-		"otelcol_airi_normalize_label_keys_replaced",
+	builder.ProcessorAiriNormalizeLabelKeysReplaced, err = builder.meter.Int64Counter(
+		"otelcol_processor_airi_normalize_label_keys_replaced",
 		metric.WithDescription("Number of data-point label keys renamed because they were reserved by Prometheus or the exporters (le, quantile, job, instance, __name__, __*, otel_scope_*; renamed exported_<key>) or had no valid form (renamed key_). [Development]"),
 		metric.WithUnit("{label}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AiriNormalizeMetricsRenamed, err = builder.meter.Int64Counter(
-		"otelcol_airi_normalize_metrics_renamed",
+	builder.ProcessorAiriNormalizeMetricsRenamed, err = builder.meter.Int64Counter(
+		"otelcol_processor_airi_normalize_metrics_renamed",
 		metric.WithDescription("Number of metrics whose name was changed (Prometheus naming or semantic-convention upgrade). [Development]"),
 		metric.WithUnit("{metric}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AiriNormalizeNameCollisions, err = builder.meter.Int64Counter(
-		"otelcol_airi_normalize_name_collisions",
+	builder.ProcessorAiriNormalizeNameCollisions, err = builder.meter.Int64Counter(
+		"otelcol_processor_airi_normalize_name_collisions",
 		metric.WithDescription("Number of metrics dropped because their output name was already taken by a metric of another type. [Development]"),
 		metric.WithUnit("{metric}"),
 	)

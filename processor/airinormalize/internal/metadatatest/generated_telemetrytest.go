@@ -21,9 +21,9 @@ func NewSettings(tt *componenttest.Telemetry) processor.Settings {
 	return set
 }
 
-func AssertEqualAiriNormalizeCollisionPointsDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualProcessorAiriNormalizeCollisionPointsDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_airi_normalize_collision_points_dropped",
+		Name:        "otelcol_processor_airi_normalize_collision_points_dropped",
 		Description: "Number of data points dropped together with a colliding metric. [Development]",
 		Unit:        "{datapoint}",
 		Data: metricdata.Sum[int64]{
@@ -32,14 +32,14 @@ func AssertEqualAiriNormalizeCollisionPointsDropped(t *testing.T, tt *componentt
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_airi_normalize_collision_points_dropped")
+	got, err := tt.GetMetric("otelcol_processor_airi_normalize_collision_points_dropped")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAiriNormalizeDefaultsApplied(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualProcessorAiriNormalizeDefaultsApplied(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_airi_normalize_defaults_applied",
+		Name:        "otelcol_processor_airi_normalize_defaults_applied",
 		Description: "Number of items that had no value for a required label and got the configured default_value. [Development]",
 		Unit:        "{item}",
 		Data: metricdata.Sum[int64]{
@@ -48,14 +48,14 @@ func AssertEqualAiriNormalizeDefaultsApplied(t *testing.T, tt *componenttest.Tel
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_airi_normalize_defaults_applied")
+	got, err := tt.GetMetric("otelcol_processor_airi_normalize_defaults_applied")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAiriNormalizeDroppedPoints(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualProcessorAiriNormalizeDroppedPoints(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_airi_normalize_dropped_points",
+		Name:        "otelcol_processor_airi_normalize_dropped_points",
 		Description: "Number of metric data points dropped because no valid Prometheus series could be made of them (see README). [Development]",
 		Unit:        "{datapoint}",
 		Data: metricdata.Sum[int64]{
@@ -64,14 +64,14 @@ func AssertEqualAiriNormalizeDroppedPoints(t *testing.T, tt *componenttest.Telem
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_airi_normalize_dropped_points")
+	got, err := tt.GetMetric("otelcol_processor_airi_normalize_dropped_points")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAiriNormalizeHistogramsNotRescaled(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualProcessorAiriNormalizeHistogramsNotRescaled(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_airi_normalize_histograms_not_rescaled",
+		Name:        "otelcol_processor_airi_normalize_histograms_not_rescaled",
 		Description: "Number of old-semconv millisecond HTTP duration exponential histograms left under their old name and unit (see README). [Development]",
 		Unit:        "{metric}",
 		Data: metricdata.Sum[int64]{
@@ -80,14 +80,14 @@ func AssertEqualAiriNormalizeHistogramsNotRescaled(t *testing.T, tt *componentte
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_airi_normalize_histograms_not_rescaled")
+	got, err := tt.GetMetric("otelcol_processor_airi_normalize_histograms_not_rescaled")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAiriNormalizeHistogramsRescaled(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualProcessorAiriNormalizeHistogramsRescaled(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_airi_normalize_histograms_rescaled",
+		Name:        "otelcol_processor_airi_normalize_histograms_rescaled",
 		Description: "Number of old-semconv millisecond HTTP duration histograms converted to seconds. [Development]",
 		Unit:        "{metric}",
 		Data: metricdata.Sum[int64]{
@@ -96,14 +96,14 @@ func AssertEqualAiriNormalizeHistogramsRescaled(t *testing.T, tt *componenttest.
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_airi_normalize_histograms_rescaled")
+	got, err := tt.GetMetric("otelcol_processor_airi_normalize_histograms_rescaled")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAiriNormalizeInvalidEnvironment(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualProcessorAiriNormalizeInvalidEnvironment(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_airi_normalize_invalid_environment",
+		Name:        "otelcol_processor_airi_normalize_invalid_environment",
 		Description: "Number of items whose environment value from the data was outside allowed_environments. [Development]",
 		Unit:        "{item}",
 		Data: metricdata.Sum[int64]{
@@ -112,14 +112,14 @@ func AssertEqualAiriNormalizeInvalidEnvironment(t *testing.T, tt *componenttest.
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_airi_normalize_invalid_environment")
+	got, err := tt.GetMetric("otelcol_processor_airi_normalize_invalid_environment")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAiriNormalizeInvalidUtf8Repaired(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualProcessorAiriNormalizeInvalidUtf8Repaired(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_airi_normalize_invalid_utf8_repaired",
+		Name:        "otelcol_processor_airi_normalize_invalid_utf8_repaired",
 		Description: "Number of strings (attribute keys and values, log bodies, span, metric and scope names) that were not valid UTF-8 and had their invalid bytes replaced by U+FFFD. [Development]",
 		Unit:        "{string}",
 		Data: metricdata.Sum[int64]{
@@ -128,14 +128,14 @@ func AssertEqualAiriNormalizeInvalidUtf8Repaired(t *testing.T, tt *componenttest
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_airi_normalize_invalid_utf8_repaired")
+	got, err := tt.GetMetric("otelcol_processor_airi_normalize_invalid_utf8_repaired")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAiriNormalizeItemsLabelled(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualProcessorAiriNormalizeItemsLabelled(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_airi_normalize_items_labelled",
+		Name:        "otelcol_processor_airi_normalize_items_labelled",
 		Description: "Number of items (spans, log records, metric data points) that left the processor carrying the required labels. [Development]",
 		Unit:        "{item}",
 		Data: metricdata.Sum[int64]{
@@ -144,14 +144,14 @@ func AssertEqualAiriNormalizeItemsLabelled(t *testing.T, tt *componenttest.Telem
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_airi_normalize_items_labelled")
+	got, err := tt.GetMetric("otelcol_processor_airi_normalize_items_labelled")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAiriNormalizeLabelKeysReplaced(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualProcessorAiriNormalizeLabelKeysReplaced(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_airi_normalize_label_keys_replaced",
+		Name:        "otelcol_processor_airi_normalize_label_keys_replaced",
 		Description: "Number of data-point label keys renamed because they were reserved by Prometheus or the exporters (le, quantile, job, instance, __name__, __*, otel_scope_*; renamed exported_<key>) or had no valid form (renamed key_). [Development]",
 		Unit:        "{label}",
 		Data: metricdata.Sum[int64]{
@@ -160,14 +160,14 @@ func AssertEqualAiriNormalizeLabelKeysReplaced(t *testing.T, tt *componenttest.T
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_airi_normalize_label_keys_replaced")
+	got, err := tt.GetMetric("otelcol_processor_airi_normalize_label_keys_replaced")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAiriNormalizeMetricsRenamed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualProcessorAiriNormalizeMetricsRenamed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_airi_normalize_metrics_renamed",
+		Name:        "otelcol_processor_airi_normalize_metrics_renamed",
 		Description: "Number of metrics whose name was changed (Prometheus naming or semantic-convention upgrade). [Development]",
 		Unit:        "{metric}",
 		Data: metricdata.Sum[int64]{
@@ -176,14 +176,14 @@ func AssertEqualAiriNormalizeMetricsRenamed(t *testing.T, tt *componenttest.Tele
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_airi_normalize_metrics_renamed")
+	got, err := tt.GetMetric("otelcol_processor_airi_normalize_metrics_renamed")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAiriNormalizeNameCollisions(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualProcessorAiriNormalizeNameCollisions(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_airi_normalize_name_collisions",
+		Name:        "otelcol_processor_airi_normalize_name_collisions",
 		Description: "Number of metrics dropped because their output name was already taken by a metric of another type. [Development]",
 		Unit:        "{metric}",
 		Data: metricdata.Sum[int64]{
@@ -192,7 +192,7 @@ func AssertEqualAiriNormalizeNameCollisions(t *testing.T, tt *componenttest.Tele
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_airi_normalize_name_collisions")
+	got, err := tt.GetMetric("otelcol_processor_airi_normalize_name_collisions")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }

@@ -19,48 +19,48 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
-	tb.AiriNormalizeCollisionPointsDropped.Add(context.Background(), 1)
-	tb.AiriNormalizeDefaultsApplied.Add(context.Background(), 1)
-	tb.AiriNormalizeDroppedPoints.Add(context.Background(), 1)
-	tb.AiriNormalizeHistogramsNotRescaled.Add(context.Background(), 1)
-	tb.AiriNormalizeHistogramsRescaled.Add(context.Background(), 1)
-	tb.AiriNormalizeInvalidEnvironment.Add(context.Background(), 1)
-	tb.AiriNormalizeInvalidUtf8Repaired.Add(context.Background(), 1)
-	tb.AiriNormalizeItemsLabelled.Add(context.Background(), 1)
-	tb.AiriNormalizeLabelKeysReplaced.Add(context.Background(), 1)
-	tb.AiriNormalizeMetricsRenamed.Add(context.Background(), 1)
-	tb.AiriNormalizeNameCollisions.Add(context.Background(), 1)
-	AssertEqualAiriNormalizeCollisionPointsDropped(t, testTel,
+	tb.ProcessorAiriNormalizeCollisionPointsDropped.Add(context.Background(), 1)
+	tb.ProcessorAiriNormalizeDefaultsApplied.Add(context.Background(), 1)
+	tb.ProcessorAiriNormalizeDroppedPoints.Add(context.Background(), 1)
+	tb.ProcessorAiriNormalizeHistogramsNotRescaled.Add(context.Background(), 1)
+	tb.ProcessorAiriNormalizeHistogramsRescaled.Add(context.Background(), 1)
+	tb.ProcessorAiriNormalizeInvalidEnvironment.Add(context.Background(), 1)
+	tb.ProcessorAiriNormalizeInvalidUtf8Repaired.Add(context.Background(), 1)
+	tb.ProcessorAiriNormalizeItemsLabelled.Add(context.Background(), 1)
+	tb.ProcessorAiriNormalizeLabelKeysReplaced.Add(context.Background(), 1)
+	tb.ProcessorAiriNormalizeMetricsRenamed.Add(context.Background(), 1)
+	tb.ProcessorAiriNormalizeNameCollisions.Add(context.Background(), 1)
+	AssertEqualProcessorAiriNormalizeCollisionPointsDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAiriNormalizeDefaultsApplied(t, testTel,
+	AssertEqualProcessorAiriNormalizeDefaultsApplied(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAiriNormalizeDroppedPoints(t, testTel,
+	AssertEqualProcessorAiriNormalizeDroppedPoints(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAiriNormalizeHistogramsNotRescaled(t, testTel,
+	AssertEqualProcessorAiriNormalizeHistogramsNotRescaled(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAiriNormalizeHistogramsRescaled(t, testTel,
+	AssertEqualProcessorAiriNormalizeHistogramsRescaled(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAiriNormalizeInvalidEnvironment(t, testTel,
+	AssertEqualProcessorAiriNormalizeInvalidEnvironment(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAiriNormalizeInvalidUtf8Repaired(t, testTel,
+	AssertEqualProcessorAiriNormalizeInvalidUtf8Repaired(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAiriNormalizeItemsLabelled(t, testTel,
+	AssertEqualProcessorAiriNormalizeItemsLabelled(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAiriNormalizeLabelKeysReplaced(t, testTel,
+	AssertEqualProcessorAiriNormalizeLabelKeysReplaced(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAiriNormalizeMetricsRenamed(t, testTel,
+	AssertEqualProcessorAiriNormalizeMetricsRenamed(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAiriNormalizeNameCollisions(t, testTel,
+	AssertEqualProcessorAiriNormalizeNameCollisions(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 

@@ -1,8 +1,0 @@
-// Copyright otelcol-airi authors
-// SPDX-License-Identifier: Apache-2.0
-
-//go:build !unix
-
-package airinormalize
-
-func processCPUTime() int64 { return 0 }
