@@ -180,7 +180,7 @@ var eventOnlyInputs = map[string]string{
 	"otelcol_processor_memory_limiter_refused_metric_points": "as above",
 	"otelcol_processor_memory_limiter_refused_log_records":   "as above",
 	"container_spec_memory_limit_bytes":                      "cAdvisor, on Kubernetes only",
-	"airi_normalize_name_collisions":                         "two metrics of different types under one name (processor/airinormalize/telemetry_test.go)",
+	"otelcol_processor_airi_normalize_name_collisions":       "two metrics of different types under one name (processor/airinormalize/telemetry_test.go)",
 	"airi_billing_flux_unbilled_total":                       "a service's failed debit (seeds_test.go)",
 }
 

@@ -131,7 +131,7 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 		t.Name(), 100*fillAtOutage, lokiUp.Sub(lokiDown).Round(time.Second), resolvedAfter.Round(time.Second), time.Since(lokiUp).Round(time.Second))
 	// Every alert's inputs exist in Prometheus now, but those that need another event.
 	eventOnly := maps.Clone(eventOnlyInputs)
-	for _, name := range []string{"airi_normalize_defaults_applied", "otelcol_processor_cardinality_guard_overflow_points", "http_server_request_duration_seconds_count", "http_server_request_duration_seconds_bucket"} {
+	for _, name := range []string{"otelcol_processor_airi_normalize_defaults_applied", "otelcol_processor_cardinality_guard_overflow_points", "http_server_request_duration_seconds_count", "http_server_request_duration_seconds_bucket"} {
 		eventOnly[name] = "TestAgentAndGatewayIntoEveryBackend"
 	}
 	requireRuleInputsExist(t, ctx, prom, eventOnly)
