@@ -187,21 +187,11 @@ func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now 
 		g.cnt.dropped[dropUnsupportedScale]++
 		return
 	}
-	r := g.resolve(c, dp.Attributes(), now)
-	if !r.ok {
+	mp, ok := openPoint(g, c, dp, now, expOut, expExemplars)
+	if !ok {
 		return
 	}
-	s := &g.series[r.si]
-	first := s.epoch != g.epoch
-	e := g.touch(c, r.si, dp.Attributes())
-	o := e.exp
-	st, ts := mergeTimes(o.StartTimestamp(), o.Timestamp(), first, dp.StartTimestamp(), dp.Timestamp())
-	o.SetStartTimestamp(st)
-	o.SetTimestamp(ts)
-	addExemplars(o.Exemplars(), dp.Exemplars(), g.cfg.MaxExemplarsPerPoint)
-	if dp.Flags().NoRecordedValue() {
-		return
-	}
+	r, s, first := mp.r, mp.s, mp.first
 	if s.ext == nil {
 		s.ext = &seriesExt{exp: &expState{scale: maxExpScale}}
 	}

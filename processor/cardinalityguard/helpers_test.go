@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,10 +46,46 @@ func newTestGuard(t testing.TB, cfg *Config) (*guard, *fakeClock) {
 	return g, clk
 }
 
+// totals sums the per-export counters of every batch a guard processed through run, for the
+// tests that assert on counts over several exports (the guard itself keeps none).
+var totals = struct {
+	sync.Mutex
+	of map[*guard]*counters
+}{of: map[*guard]*counters{}}
+
+// totalsOf returns the counters summed over all batches g processed through run.
+func totalsOf(g *guard) counters {
+	totals.Lock()
+	defer totals.Unlock()
+	if c := totals.of[g]; c != nil {
+		return *c
+	}
+	return counters{}
+}
+
 // run processes one batch; a batch that produced nothing returns an empty Metrics.
 func run(t testing.TB, g *guard, md pmetric.Metrics) pmetric.Metrics {
 	t.Helper()
 	out, err := g.processMetrics(context.Background(), md)
+	totals.Lock()
+	sum := totals.of[g]
+	if sum == nil {
+		sum = &counters{}
+		totals.of[g] = sum
+		t.Cleanup(func() {
+			totals.Lock()
+			delete(totals.of, g)
+			totals.Unlock()
+		})
+	}
+	sum.overflow += g.cnt.overflow
+	sum.stripped += g.cnt.stripped
+	sum.rewritten += g.cnt.rewritten
+	sum.evicted += g.cnt.evicted
+	for r, d := range g.cnt.dropped {
+		sum.dropped[r] += d
+	}
+	totals.Unlock()
 	if errors.Is(err, processorhelper.ErrSkipProcessingData) {
 		return pmetric.NewMetrics()
 	}

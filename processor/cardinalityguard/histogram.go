@@ -108,21 +108,11 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
 	if !g.admit(dp.Timestamp()) {
 		return
 	}
-	r := g.resolve(c, dp.Attributes(), now)
-	if !r.ok {
+	mp, ok := openPoint(g, c, dp, now, histOut, histExemplars)
+	if !ok {
 		return
 	}
-	s := &g.series[r.si]
-	first := s.epoch != g.epoch
-	e := g.touch(c, r.si, dp.Attributes())
-	o := e.hist
-	st, ts := mergeTimes(o.StartTimestamp(), o.Timestamp(), first, dp.StartTimestamp(), dp.Timestamp())
-	o.SetStartTimestamp(st)
-	o.SetTimestamp(ts)
-	addExemplars(o.Exemplars(), dp.Exemplars(), g.cfg.MaxExemplarsPerPoint)
-	if dp.Flags().NoRecordedValue() {
-		return
-	}
+	r, s, o, first := mp.r, mp.s, mp.out, mp.first
 	initHistExt(s, dp)
 	x := s.ext
 	mapped := g.mapBuckets(dp, x.bounds)
@@ -238,20 +228,11 @@ func (g *guard) summaryPoint(c *mctx, dp pmetric.SummaryDataPoint, now int64) {
 	if !g.admit(dp.Timestamp()) {
 		return
 	}
-	r := g.resolve(c, dp.Attributes(), now)
-	if !r.ok {
+	mp, ok := openPoint(g, c, dp, now, summaryOut, nil)
+	if !ok {
 		return
 	}
-	s := &g.series[r.si]
-	first := s.epoch != g.epoch
-	e := g.touch(c, r.si, dp.Attributes())
-	o := e.sum
-	st, ts := mergeTimes(o.StartTimestamp(), o.Timestamp(), first, dp.StartTimestamp(), dp.Timestamp())
-	o.SetStartTimestamp(st)
-	o.SetTimestamp(ts)
-	if dp.Flags().NoRecordedValue() {
-		return
-	}
+	r, s, e := mp.r, mp.s, mp.e
 	if s.ext == nil {
 		s.ext = &seriesExt{}
 	}

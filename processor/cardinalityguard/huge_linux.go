@@ -27,5 +27,5 @@ func adviseHuge(p unsafe.Pointer, size uintptr) {
 		return
 	}
 	b := all[lo:hi]
-	_ = syscall.Madvise(b, 14 /* MADV_HUGEPAGE */)
+	_ = syscall.Madvise(b, syscall.MADV_HUGEPAGE)
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -125,12 +126,10 @@ type guard struct {
 	hbuf     []uint64
 	expTmp   expState
 	pre      []uint64 // member keys of the current metric's points (prefetch)
-	preSink  uint64
 	outRes   map[uint64]pmetric.ResourceMetrics
 	outScope map[[2]uint64]pmetric.ScopeMetrics
 	outMet   map[uint64]pmetric.Metric
 	cnt      counters
-	lifetime counters // sums of cnt over all batches (tests and debugging)
 	out      pmetric.Metrics
 
 	reportedSeries, reportedMembers int
@@ -226,13 +225,6 @@ func (g *guard) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric
 }
 
 func (g *guard) report(ctx context.Context) {
-	g.lifetime.overflow += g.cnt.overflow
-	g.lifetime.stripped += g.cnt.stripped
-	g.lifetime.rewritten += g.cnt.rewritten
-	g.lifetime.evicted += g.cnt.evicted
-	for r, d := range g.cnt.dropped {
-		g.lifetime.dropped[r] += d
-	}
 	if g.tel == nil {
 		return
 	}
@@ -769,6 +761,66 @@ func (g *guard) touch(c *mctx, si uint32, attrs pcommon.Map) *touchedEntry {
 	return e
 }
 
+// dataPoint is what the shared prologue reads and writes of a data point; all four pdata point
+// types the guard merges have it.
+type dataPoint interface {
+	Attributes() pcommon.Map
+	StartTimestamp() pcommon.Timestamp
+	Timestamp() pcommon.Timestamp
+	SetStartTimestamp(pcommon.Timestamp)
+	SetTimestamp(pcommon.Timestamp)
+	Flags() pmetric.DataPointFlags
+}
+
+// merging is one input point being merged into its output point of this export.
+type merging[P dataPoint] struct {
+	r     resolved
+	s     *series
+	e     *touchedEntry
+	out   P    // the series' output point in this export
+	first bool // out was created by this point
+}
+
+// openPoint is the prologue every kind of point shares: it resolves the point's series (and
+// member), touches the series' output point, merges the point's times and exemplars into it.
+// ok is false when nothing more is to be merged: the point was not admitted to a series (resolve
+// counted it) or it is a staleness marker, which carries no value and only refreshes the series.
+// out selects the output point of the kind in a touched entry; exemplars is nil for summaries,
+// which have none.
+func openPoint[P dataPoint](g *guard, c *mctx, dp P, now int64,
+	out func(*touchedEntry) P, exemplars func(P) pmetric.ExemplarSlice,
+) (m merging[P], ok bool) {
+	m.r = g.resolve(c, dp.Attributes(), now)
+	if !m.r.ok {
+		return m, false
+	}
+	m.s = &g.series[m.r.si]
+	m.first = m.s.epoch != g.epoch
+	m.e = g.touch(c, m.r.si, dp.Attributes())
+	o := out(m.e)
+	st, ts := mergeTimes(o.StartTimestamp(), o.Timestamp(), m.first, dp.StartTimestamp(), dp.Timestamp())
+	o.SetStartTimestamp(st)
+	o.SetTimestamp(ts)
+	if exemplars != nil {
+		addExemplars(exemplars(o), exemplars(dp), g.cfg.MaxExemplarsPerPoint)
+	}
+	m.out = o
+	return m, !dp.Flags().NoRecordedValue()
+}
+
+func numOut(e *touchedEntry) pmetric.NumberDataPoint                { return e.num }
+func histOut(e *touchedEntry) pmetric.HistogramDataPoint            { return e.hist }
+func expOut(e *touchedEntry) pmetric.ExponentialHistogramDataPoint  { return e.exp }
+func summaryOut(e *touchedEntry) pmetric.SummaryDataPoint           { return e.sum }
+func numExemplars(dp pmetric.NumberDataPoint) pmetric.ExemplarSlice { return dp.Exemplars() }
+func histExemplars(dp pmetric.HistogramDataPoint) pmetric.ExemplarSlice {
+	return dp.Exemplars()
+}
+
+func expExemplars(dp pmetric.ExponentialHistogramDataPoint) pmetric.ExemplarSlice {
+	return dp.Exemplars()
+}
+
 // mergeTimes keeps the latest timestamp and, for non-cumulative outputs, the earliest
 // start time of the points merged into one output point.
 func mergeTimes(ostart, ots pcommon.Timestamp, first bool, start, ts pcommon.Timestamp) (pcommon.Timestamp, pcommon.Timestamp) {
@@ -904,22 +956,11 @@ func (g *guard) numberPoint(c *mctx, dp pmetric.NumberDataPoint, now int64) {
 		g.cnt.dropped[dropNonFinite]++
 		return
 	}
-	r := g.resolve(c, dp.Attributes(), now)
-	if !r.ok {
+	mp, ok := openPoint(g, c, dp, now, numOut, numExemplars)
+	if !ok {
 		return
 	}
-	s := &g.series[r.si]
-	first := s.epoch != g.epoch
-	e := g.touch(c, r.si, dp.Attributes())
-	o := e.num
-	st, ts := mergeTimes(o.StartTimestamp(), o.Timestamp(), first, dp.StartTimestamp(), dp.Timestamp())
-	o.SetStartTimestamp(st)
-	o.SetTimestamp(ts)
-	addExemplars(o.Exemplars(), dp.Exemplars(), g.cfg.MaxExemplarsPerPoint)
-	if dp.Flags().NoRecordedValue() {
-		// a staleness marker carries no value; it only refreshes the series
-		return
-	}
+	r, s, o, first := mp.r, mp.s, mp.out, mp.first
 	switch c.kind {
 	case kDeltaSum:
 		if first {
@@ -1223,7 +1264,8 @@ func (g *guard) prefetch(c *mctx, dps pmetric.NumberDataPointSlice) bool {
 			sink += g.members[idx].hash
 		}
 	}
-	g.preSink = sink
+	// sink is otherwise unused: keeping it alive keeps the compiler from dropping the loads
+	runtime.KeepAlive(sink)
 	return true
 }
 
