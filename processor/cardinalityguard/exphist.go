@@ -175,19 +175,20 @@ func loadBuckets(dst *expBuckets, b pmetric.ExponentialHistogramDataPointBuckets
 	}
 }
 
-func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now int64) {
-	if !g.admit(dp.Timestamp()) {
-		return
-	}
+// validExp drops (and counts) a point whose scale is outside what the exporters convert (below
+// -4), what the specification defines (above 20), or too wide to fit maxExpBuckets even at -4;
+// checked before the point is resolved, so it creates no empty series.
+func (g *guard) validExp(dp pmetric.ExponentialHistogramDataPoint) bool {
 	if dp.Scale() < minExpScale || dp.Scale() > maxExpScale ||
 		!fitsAtMinScale(dp.Positive(), dp.Scale()) || !fitsAtMinScale(dp.Negative(), dp.Scale()) {
-		// outside what the exporters convert (below -4), what the specification defines (above
-		// 20), or too wide to fit maxExpBuckets even at -4; checked before the point is
-		// resolved, so it creates no empty series
 		g.cnt.dropped[dropUnsupportedScale]++
-		return
+		return false
 	}
-	mp, ok := openPoint(g, c, dp, now, expOut, expExemplars)
+	return true
+}
+
+func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now int64) {
+	mp, ok := openPoint(g, c, dp, now, &expKind)
 	if !ok {
 		return
 	}

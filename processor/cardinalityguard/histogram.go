@@ -105,10 +105,7 @@ func combineMinMax(x *seriesExt, hasMin bool, mn float64, hasMax bool, mx float6
 }
 
 func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
-	if !g.admit(dp.Timestamp()) {
-		return
-	}
-	mp, ok := openPoint(g, c, dp, now, histOut, histExemplars)
+	mp, ok := openPoint(g, c, dp, now, &histKind)
 	if !ok {
 		return
 	}
@@ -225,10 +222,7 @@ func finalizeHist(s *series, o pmetric.HistogramDataPoint) {
 // (then they are that member's own quantiles); a series that merges several members is
 // emitted with count and sum only. Either way there is one point per identity.
 func (g *guard) summaryPoint(c *mctx, dp pmetric.SummaryDataPoint, now int64) {
-	if !g.admit(dp.Timestamp()) {
-		return
-	}
-	mp, ok := openPoint(g, c, dp, now, summaryOut, nil)
+	mp, ok := openPoint(g, c, dp, now, &summaryKind)
 	if !ok {
 		return
 	}

@@ -781,15 +781,22 @@ type merging[P dataPoint] struct {
 	first bool // out was created by this point
 }
 
-// openPoint is the prologue every kind of point shares: it resolves the point's series (and
-// member), touches the series' output point, merges the point's times and exemplars into it.
-// ok is false when nothing more is to be merged: the point was not admitted to a series (resolve
-// counted it) or it is a staleness marker, which carries no value and only refreshes the series.
-// out selects the output point of the kind in a touched entry; exemplars is nil for summaries,
-// which have none.
-func openPoint[P dataPoint](g *guard, c *mctx, dp P, now int64,
-	out func(*touchedEntry) P, exemplars func(P) pmetric.ExemplarSlice,
-) (m merging[P], ok bool) {
+// pointKind is what the shared prologue needs to know of one kind of point.
+type pointKind[P dataPoint] struct {
+	out       func(*touchedEntry) P         // the kind's output point in a touched entry
+	exemplars func(P) pmetric.ExemplarSlice // nil: the kind has none (summaries)
+	valid     func(*guard, P) bool          // nil, or false for a point to drop (it counts why)
+}
+
+// openPoint is the prologue every kind of point shares: it admits the point (timestamp within
+// max_future, then the kind's own checks), resolves its series (and member), touches the series'
+// output point and merges the point's times and exemplars into it. ok is false when nothing more
+// is to be merged: the point was dropped and counted, or it is a staleness marker, which carries
+// no value and only refreshes the series.
+func openPoint[P dataPoint](g *guard, c *mctx, dp P, now int64, k *pointKind[P]) (m merging[P], ok bool) {
+	if !g.admit(dp.Timestamp()) || (k.valid != nil && !k.valid(g, dp)) {
+		return m, false
+	}
 	m.r = g.resolve(c, dp.Attributes(), now)
 	if !m.r.ok {
 		return m, false
@@ -797,29 +804,36 @@ func openPoint[P dataPoint](g *guard, c *mctx, dp P, now int64,
 	m.s = &g.series[m.r.si]
 	m.first = m.s.epoch != g.epoch
 	m.e = g.touch(c, m.r.si, dp.Attributes())
-	o := out(m.e)
+	o := k.out(m.e)
 	st, ts := mergeTimes(o.StartTimestamp(), o.Timestamp(), m.first, dp.StartTimestamp(), dp.Timestamp())
 	o.SetStartTimestamp(st)
 	o.SetTimestamp(ts)
-	if exemplars != nil {
-		addExemplars(exemplars(o), exemplars(dp), g.cfg.MaxExemplarsPerPoint)
+	if k.exemplars != nil {
+		addExemplars(k.exemplars(o), k.exemplars(dp), g.cfg.MaxExemplarsPerPoint)
 	}
 	m.out = o
 	return m, !dp.Flags().NoRecordedValue()
 }
 
-func numOut(e *touchedEntry) pmetric.NumberDataPoint                { return e.num }
-func histOut(e *touchedEntry) pmetric.HistogramDataPoint            { return e.hist }
-func expOut(e *touchedEntry) pmetric.ExponentialHistogramDataPoint  { return e.exp }
-func summaryOut(e *touchedEntry) pmetric.SummaryDataPoint           { return e.sum }
-func numExemplars(dp pmetric.NumberDataPoint) pmetric.ExemplarSlice { return dp.Exemplars() }
-func histExemplars(dp pmetric.HistogramDataPoint) pmetric.ExemplarSlice {
-	return dp.Exemplars()
-}
-
-func expExemplars(dp pmetric.ExponentialHistogramDataPoint) pmetric.ExemplarSlice {
-	return dp.Exemplars()
-}
+var (
+	numberKind = pointKind[pmetric.NumberDataPoint]{
+		out:       func(e *touchedEntry) pmetric.NumberDataPoint { return e.num },
+		exemplars: pmetric.NumberDataPoint.Exemplars,
+		valid:     (*guard).validNumber,
+	}
+	histKind = pointKind[pmetric.HistogramDataPoint]{
+		out:       func(e *touchedEntry) pmetric.HistogramDataPoint { return e.hist },
+		exemplars: pmetric.HistogramDataPoint.Exemplars,
+	}
+	expKind = pointKind[pmetric.ExponentialHistogramDataPoint]{
+		out:       func(e *touchedEntry) pmetric.ExponentialHistogramDataPoint { return e.exp },
+		exemplars: pmetric.ExponentialHistogramDataPoint.Exemplars,
+		valid:     (*guard).validExp,
+	}
+	summaryKind = pointKind[pmetric.SummaryDataPoint]{
+		out: func(e *touchedEntry) pmetric.SummaryDataPoint { return e.sum },
+	}
+)
 
 // mergeTimes keeps the latest timestamp and, for non-cumulative outputs, the earliest
 // start time of the points merged into one output point.
@@ -941,26 +955,29 @@ func (g *guard) finiteSum(v, keep float64) float64 {
 	return v
 }
 
-func (g *guard) numberPoint(c *mctx, dp pmetric.NumberDataPoint, now int64) {
-	if !g.admit(dp.Timestamp()) {
-		return
-	}
+// validNumber drops (and counts) a number point without a value or with a NaN or infinite one.
+func (g *guard) validNumber(dp pmetric.NumberDataPoint) bool {
 	if dp.ValueType() == pmetric.NumberDataPointValueTypeEmpty && !dp.Flags().NoRecordedValue() {
 		// a point without a value would be merged (and exported) as 0
 		g.cnt.dropped[dropInvalid]++
-		return
+		return false
 	}
 	v, vInt := numValue(dp)
 	if !vInt && !dp.Flags().NoRecordedValue() && (math.IsNaN(numF(v, false)) || math.IsInf(numF(v, false), 0)) {
 		// a NaN or infinite value would poison every later merged value of the series
 		g.cnt.dropped[dropNonFinite]++
-		return
+		return false
 	}
-	mp, ok := openPoint(g, c, dp, now, numOut, numExemplars)
+	return true
+}
+
+func (g *guard) numberPoint(c *mctx, dp pmetric.NumberDataPoint, now int64) {
+	mp, ok := openPoint(g, c, dp, now, &numberKind)
 	if !ok {
 		return
 	}
 	r, s, o, first := mp.r, mp.s, mp.out, mp.first
+	v, vInt := numValue(dp)
 	switch c.kind {
 	case kDeltaSum:
 		if first {
