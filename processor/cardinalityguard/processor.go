@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/airi-otel/otelcol-airi/internal/pmetricutil"
+	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/expo"
 	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/metadata"
 )
 
@@ -124,7 +125,7 @@ type guard struct {
 	seen     []string
 	touched  []touchedEntry
 	hbuf     []uint64
-	expTmp   expState
+	expTmp   expo.State
 	pre      []uint64 // member keys of the current metric's points (prefetch)
 	outRes   map[uint64]pmetric.ResourceMetrics
 	outScope map[[2]uint64]pmetric.ScopeMetrics

@@ -3,7 +3,11 @@
 
 package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
 
-import "math"
+import (
+	"math"
+
+	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/expo"
+)
 
 // State layout. Output series and members (input series) live in two slabs indexed by
 // uint32 (index 0 is "none"), found through map[uint64]uint32 keyed by the identity hash.
@@ -90,7 +94,7 @@ type seriesExt struct {
 	sum       float64
 	min, max  float64
 	hasMinMax bool
-	exp       *expState
+	exp       *expo.State
 }
 
 // member is one input series contributing to an output series.
@@ -114,7 +118,7 @@ type memberExt struct {
 	count  uint64
 	sum    float64
 	layout uint64 // the source bucket layout of counts (see layoutOf)
-	exp    *expState
+	exp    *expo.State
 }
 
 // metricState is the series-budget bookkeeping of one metric name.
