@@ -146,6 +146,15 @@ type scanResult struct {
 	markerH   uint64 // hash of its otel.metric.overflow label (part of keepSum)
 }
 
+// pointScan is one point's labels as the guard outputs them: what is left after strip and
+// rewrite (ents; selectEnts then drops duplicates and applies the labels-per-series limit) and
+// its identities. ents is backed by the guard's reused buffer, valid until the next scan.
+type pointScan struct {
+	ents []attrEnt
+	scanResult
+	done bool // the point was scanned
+}
+
 // keepSumNoMarker is the keep-label identity without an incoming overflow marker, so that
 // incoming and own overflow points of one stream share one overflow series.
 func (r *scanResult) keepSumNoMarker() uint64 { return r.keepSum - r.markerH }

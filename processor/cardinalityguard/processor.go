@@ -119,9 +119,7 @@ type guard struct {
 	h        hasher
 	vbuf     []byte
 	sbuf     []byte
-	ents     []attrEnt
-	sc       scanResult
-	scanned  bool // sc and ents describe the current point
+	ents     []attrEnt // scan's reused buffer (a pointScan's ents, valid until the next scan)
 	seen     []string
 	touched  []touchedEntry
 	hbuf     []uint64
@@ -459,7 +457,7 @@ func (g *guard) strForm(v pcommon.Value) string {
 // scan classifies and hashes the attributes of one data point. Identity uses each
 // value's string form: values that differ only in type are one series in the backend, so
 // they are one series here too.
-func (g *guard) scan(c *mctx, attrs pcommon.Map) {
+func (g *guard) scan(c *mctx, attrs pcommon.Map) pointScan {
 	r := g.rules
 	var res scanResult
 	ents := g.ents[:0]
@@ -488,9 +486,8 @@ func (g *guard) scan(c *mctx, attrs pcommon.Map) {
 			res.overflow = true
 		}
 	}
-	g.ents = ents
-	g.sc = res
-	g.scanned = true
+	g.ents = ents // keep the grown buffer for the next scan
+	return pointScan{ents: ents, scanResult: res, done: true}
 }
 
 // memberSum is the identity of a point's attributes as received (order-independent).
@@ -502,11 +499,11 @@ func (g *guard) memberSum(attrs pcommon.Map) uint64 {
 	return sum
 }
 
-// selectEnts reduces g.ents to the output labels: the first of duplicate keys wins (as
+// selectEnts reduces ps.ents to the output labels: the first of duplicate keys wins (as
 // Map.Get does), then the labels-per-series limit keeps keep_labels first and the rest in
 // ascending key order. It returns how many labels the limit dropped. Idempotent.
-func (g *guard) selectEnts() int {
-	ents := g.ents
+func (g *guard) selectEnts(ps *pointScan) int {
+	ents := ps.ents
 	n := 0
 	for i := range ents {
 		dup := false
@@ -528,34 +525,34 @@ func (g *guard) selectEnts() int {
 		dropped = len(ents) - m
 		ents = ents[:m]
 	}
-	g.ents = ents
+	ps.ents = ents
 	return dropped
 }
 
 // outSums computes the output-series and keep-label identities of the scanned point.
-func (g *guard) outSums() {
-	g.sc.stripped += g.selectEnts()
-	g.sc.outSum, g.sc.keepSum, g.sc.markerH = 0, 0, 0
-	for _, e := range g.ents {
-		g.sc.outSum += e.h
+func (g *guard) outSums(ps *pointScan) {
+	ps.stripped += g.selectEnts(ps)
+	ps.outSum, ps.keepSum, ps.markerH = 0, 0, 0
+	for _, e := range ps.ents {
+		ps.outSum += e.h
 		if e.keep {
-			g.sc.keepSum += e.h
+			ps.keepSum += e.h
 		}
 		if e.key == overflowKey {
-			g.sc.markerH = e.h
+			ps.markerH = e.h
 		}
 	}
 }
 
-// buildAttrs writes the output attributes of a series from the scanned point (g.ents
+// buildAttrs writes the output attributes of a series from the scanned point (ps.ents
 // must still describe src). The input attributes are moved, not copied (the processor
 // declares MutatesData), then the stripped, duplicate and over-limit labels are removed
 // and rewritten values replaced.
-func (g *guard) buildAttrs(c *mctx, dst, src pcommon.Map, overflow bool) {
+func (g *guard) buildAttrs(c *mctx, dst, src pcommon.Map, overflow bool, ps *pointScan) {
 	r := g.rules
-	g.selectEnts()
+	g.selectEnts(ps)
 	src.MoveTo(dst)
-	if !overflow && g.sc.rewritten == 0 && len(g.ents) == dst.Len() {
+	if !overflow && ps.rewritten == 0 && len(ps.ents) == dst.Len() {
 		return // nothing stripped, rewritten, duplicated or limited
 	}
 	seen := g.seen[:0]
@@ -565,7 +562,7 @@ func (g *guard) buildAttrs(c *mctx, dst, src pcommon.Map, overflow bool) {
 				return true // a later duplicate: the first one wins, as in Map.Get
 			}
 		}
-		for _, e := range g.ents {
+		for _, e := range ps.ents {
 			if e.key == k {
 				if overflow && !e.keep {
 					return true
@@ -577,7 +574,7 @@ func (g *guard) buildAttrs(c *mctx, dst, src pcommon.Map, overflow bool) {
 		return true // stripped or over the labels-per-series limit
 	})
 	g.seen = seen[:0]
-	if g.sc.rewritten > 0 {
+	if ps.rewritten > 0 {
 		for k, v := range dst.All() {
 			cls := r.class(k, c.rules.extraStrip)
 			if cls == clsKeep {
@@ -600,11 +597,11 @@ type resolved struct {
 	si, mi    uint32
 	newMember bool
 	ok        bool
+	scan      pointScan // the point's scanned labels, when resolving needed them (scan.done)
 }
 
 // resolve finds or creates the output series and, for stateful kinds, the member.
 func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64) resolved {
-	g.scanned = false
 	stateful := c.kind.stateful()
 	var mh uint64
 	if stateful {
@@ -631,9 +628,9 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64) resolved {
 			return resolved{}
 		}
 	}
-	g.scan(c, attrs)
-	g.outSums()
-	shareKey := combine(g.metricStates[c.ms].nameHash, g.sc.keepSumNoMarker())
+	ps := g.scan(c, attrs)
+	g.outSums(&ps)
+	shareKey := combine(g.metricStates[c.ms].nameHash, ps.keepSumNoMarker())
 	if stateful {
 		if sh, ok := g.shareIdx[shareKey]; ok && int(g.shares[sh].members) >= g.membersPerMetric {
 			// the share per metric and producer keeps one service's exploding label from
@@ -642,18 +639,18 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64) resolved {
 			return resolved{}
 		}
 	}
-	g.cnt.stripped += int64(g.sc.stripped)
-	g.cnt.rewritten += int64(g.sc.rewritten)
-	oh := combine(c.base, g.sc.outSum)
+	g.cnt.stripped += int64(ps.stripped)
+	g.cnt.rewritten += int64(ps.rewritten)
+	oh := combine(c.base, ps.outSum)
 	si, ok := g.seriesIdx.find(oh, g.seriesKey)
 	if !ok {
 		ms := &g.metricStates[c.ms]
 		// a point that is already an overflow aggregate (an SDK's cardinality limit) joins
 		// the overflow series: the two would otherwise share one identity
-		if !g.sc.overflow && ms.regular < ms.limit && (g.cfg.MaxSeriesTotal == 0 || g.regularTotal < g.cfg.MaxSeriesTotal) {
+		if !ps.overflow && ms.regular < ms.limit && (g.cfg.MaxSeriesTotal == 0 || g.regularTotal < g.cfg.MaxSeriesTotal) {
 			si = g.newSeries(oh, c, shareKey, false)
 		} else {
-			fh := combine(c.base, g.sc.keepSumNoMarker()^overflowSalt)
+			fh := combine(c.base, ps.keepSumNoMarker()^overflowSalt)
 			if si, ok = g.seriesIdx.find(fh, g.seriesKey); !ok {
 				si = g.newSeries(fh, c, shareKey, true)
 			}
@@ -664,12 +661,12 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64) resolved {
 	if s.flags&fOverflow != 0 {
 		g.cnt.overflow++
 	}
-	res := resolved{si: si, ok: true}
+	res := resolved{si: si, ok: true, scan: ps}
 	if stateful {
 		res.mi = g.newMember(mh, si, now)
 		res.newMember = true
 		m := &g.members[res.mi]
-		m.nStrip, m.nRewrite = uint8(min(g.sc.stripped, 255)), uint8(min(g.sc.rewritten, 255))
+		m.nStrip, m.nRewrite = uint8(min(ps.stripped, 255)), uint8(min(ps.rewritten, 255))
 	}
 	return res
 }
@@ -728,13 +725,13 @@ func (g *guard) newMember(h uint64, si uint32, now int64) uint32 {
 
 // touch returns the output point entry of series si, creating the point on the first
 // touch in this export.
-func (g *guard) touch(c *mctx, si uint32, attrs pcommon.Map) *touchedEntry {
+func (g *guard) touch(c *mctx, si uint32, attrs pcommon.Map, ps *pointScan) *touchedEntry {
 	s := &g.series[si]
 	if s.epoch == g.epoch {
 		return &g.touched[s.touched]
 	}
-	if !g.scanned {
-		g.scan(c, attrs)
+	if !ps.done {
+		*ps = g.scan(c, attrs)
 	}
 	s.epoch = g.epoch
 	s.touched = uint32(len(g.touched))
@@ -745,19 +742,19 @@ func (g *guard) touch(c *mctx, si uint32, attrs pcommon.Map) *touchedEntry {
 	switch c.kind {
 	case kGauge:
 		e.num = om.Gauge().DataPoints().AppendEmpty()
-		g.buildAttrs(c, e.num.Attributes(), attrs, overflow)
+		g.buildAttrs(c, e.num.Attributes(), attrs, overflow, ps)
 	case kCumSum, kDeltaSum:
 		e.num = om.Sum().DataPoints().AppendEmpty()
-		g.buildAttrs(c, e.num.Attributes(), attrs, overflow)
+		g.buildAttrs(c, e.num.Attributes(), attrs, overflow, ps)
 	case kCumHist, kDeltaHist:
 		e.hist = om.Histogram().DataPoints().AppendEmpty()
-		g.buildAttrs(c, e.hist.Attributes(), attrs, overflow)
+		g.buildAttrs(c, e.hist.Attributes(), attrs, overflow, ps)
 	case kCumExp, kDeltaExp:
 		e.exp = om.ExponentialHistogram().DataPoints().AppendEmpty()
-		g.buildAttrs(c, e.exp.Attributes(), attrs, overflow)
+		g.buildAttrs(c, e.exp.Attributes(), attrs, overflow, ps)
 	case kSummary:
 		e.sum = om.Summary().DataPoints().AppendEmpty()
-		g.buildAttrs(c, e.sum.Attributes(), attrs, overflow)
+		g.buildAttrs(c, e.sum.Attributes(), attrs, overflow, ps)
 	}
 	return e
 }
@@ -804,7 +801,7 @@ func openPoint[P dataPoint](g *guard, c *mctx, dp P, now int64, k *pointKind[P])
 	}
 	m.s = &g.series[m.r.si]
 	m.first = m.s.epoch != g.epoch
-	m.e = g.touch(c, m.r.si, dp.Attributes())
+	m.e = g.touch(c, m.r.si, dp.Attributes(), &m.r.scan)
 	o := k.out(m.e)
 	st, ts := mergeTimes(o.StartTimestamp(), o.Timestamp(), m.first, dp.StartTimestamp(), dp.Timestamp())
 	o.SetStartTimestamp(st)
