@@ -17,7 +17,7 @@ import (
 // checked before the point is resolved, so it creates no empty series.
 func (g *guard) validExp(dp pmetric.ExponentialHistogramDataPoint) bool {
 	if !expo.Supported(dp) {
-		g.cnt.dropped[dropUnsupportedScale]++
+		g.batch.cnt.dropped[dropUnsupportedScale]++
 		return false
 	}
 	return true
@@ -51,7 +51,7 @@ func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now 
 			m.ext = &memberExt{exp: expo.New()}
 		} else {
 			if uint64(dp.Timestamp()) < m.ts {
-				g.cnt.dropped[dropOutOfOrder]++
+				g.batch.cnt.dropped[dropOutOfOrder]++
 				return
 			}
 			target = min(target, m.ext.exp.Scale)
@@ -61,7 +61,7 @@ func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now 
 	if !fits {
 		// bucket indexes too far apart to merge in bounded memory at the lowest scale the
 		// exporters convert (only offsets beyond the float range get here)
-		g.cnt.dropped[dropUnsupportedScale]++
+		g.batch.cnt.dropped[dropUnsupportedScale]++
 		return
 	}
 	x.exp.DownscaleTo(target)

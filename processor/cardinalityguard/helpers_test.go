@@ -78,11 +78,11 @@ func run(t testing.TB, g *guard, md pmetric.Metrics) pmetric.Metrics {
 			totals.Unlock()
 		})
 	}
-	sum.overflow += g.cnt.overflow
-	sum.stripped += g.cnt.stripped
-	sum.rewritten += g.cnt.rewritten
-	sum.evicted += g.cnt.evicted
-	for r, d := range g.cnt.dropped {
+	sum.overflow += g.batch.cnt.overflow
+	sum.stripped += g.batch.cnt.stripped
+	sum.rewritten += g.batch.cnt.rewritten
+	sum.evicted += g.batch.cnt.evicted
+	for r, d := range g.batch.cnt.dropped {
 		sum.dropped[r] += d
 	}
 	totals.Unlock()

@@ -163,7 +163,7 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
 		layout = layoutOf(dp, x.bounds)
 	} else {
 		if uint64(dp.Timestamp()) < m.ts {
-			g.cnt.dropped[dropOutOfOrder]++
+			g.batch.cnt.dropped[dropOutOfOrder]++
 			return
 		}
 		// A bucket that falls is a reset only within one source layout: mapped into the
@@ -241,7 +241,7 @@ func (g *guard) summaryPoint(c *mctx, dp pmetric.SummaryDataPoint, now int64) {
 		sum = g.finiteSum(dp.Sum(), 0)
 	} else {
 		if uint64(dp.Timestamp()) < m.ts {
-			g.cnt.dropped[dropOutOfOrder]++
+			g.batch.cnt.dropped[dropOutOfOrder]++
 			return
 		}
 		reset := uint64(dp.StartTimestamp()) != m.start || dp.Count() < m.ext.count

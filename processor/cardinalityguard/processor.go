@@ -49,6 +49,42 @@ type mctx struct {
 	hasMH  bool
 }
 
+// batch is what one processMetrics call builds and counts: the output export and the maps
+// that find its resource, scope and metric entries, the output points touched so far, the
+// counters reported at its end and the timestamp horizon of its points. It holds no state that
+// outlives the call (the store is the rest of the guard).
+type batch struct {
+	out   pmetric.Metrics
+	res   map[uint64]pmetric.ResourceMetrics
+	scope map[[2]uint64]pmetric.ScopeMetrics
+	met   map[uint64]pmetric.Metric
+	// touched are the series with an output point in this export, in order of first touch
+	touched []touchedEntry
+	cnt     counters
+	// horizon is the latest timestamp accepted in this export (now + max_future)
+	horizon uint64
+}
+
+// begin starts a new export into out, keeping the maps' and buffers' memory.
+func (b *batch) begin(out pmetric.Metrics, horizon uint64) {
+	b.out, b.horizon, b.cnt = out, horizon, counters{}
+	b.touched = b.touched[:0]
+	clear(b.res)
+	clear(b.scope)
+	clear(b.met)
+}
+
+// end drops the references to the export so that it can be freed once sent; the counters stay
+// readable until the next begin.
+func (b *batch) end() {
+	clear(b.touched)
+	b.touched = b.touched[:0]
+	clear(b.res)
+	clear(b.scope)
+	clear(b.met)
+	b.out = pmetric.Metrics{}
+}
+
 // touchedEntry links an output series to its output point in the current export.
 type touchedEntry struct {
 	si         uint32
@@ -112,24 +148,19 @@ type guard struct {
 	epoch            uint32
 	lastSweep        int64
 	membersPerMetric int // effective max_members_per_metric
-	// horizon is the latest timestamp accepted in the current batch (now + max_future).
-	horizon uint64
 
 	// per-batch scratch, reused
-	h        hasher
-	vbuf     []byte
-	sbuf     []byte
-	ents     []attrEnt // scan's reused buffer (a pointScan's ents, valid until the next scan)
-	seen     []string
-	touched  []touchedEntry
-	hbuf     []uint64
-	expTmp   expo.State
-	pre      []uint64 // member keys of the current metric's points (prefetch)
-	outRes   map[uint64]pmetric.ResourceMetrics
-	outScope map[[2]uint64]pmetric.ScopeMetrics
-	outMet   map[uint64]pmetric.Metric
-	cnt      counters
-	out      pmetric.Metrics
+	h      hasher
+	vbuf   []byte
+	sbuf   []byte
+	ents   []attrEnt // scan's reused buffer (a pointScan's ents, valid until the next scan)
+	seen   []string
+	hbuf   []uint64
+	expTmp expo.State
+	pre    []uint64 // member keys of the current metric's points (prefetch)
+	// batch is the state of the export being processed; kept between calls only to reuse
+	// its maps and buffers
+	batch batch
 
 	reportedSeries, reportedMembers int
 }
@@ -151,9 +182,11 @@ func newGuard(cfg *Config, tel *metadata.TelemetryBuilder) *guard {
 		metricStates: make([]metricState, 1),
 		shareIdx:     map[uint64]uint32{},
 		shares:       make([]share, 1),
-		outRes:       map[uint64]pmetric.ResourceMetrics{},
-		outScope:     map[[2]uint64]pmetric.ScopeMetrics{},
-		outMet:       map[uint64]pmetric.Metric{},
+		batch: batch{
+			res:   map[uint64]pmetric.ResourceMetrics{},
+			scope: map[[2]uint64]pmetric.ScopeMetrics{},
+			met:   map[uint64]pmetric.Metric{},
+		},
 	}
 	g.membersPerMetric = cfg.membersPerMetric()
 	for r := range numDropReasons {
@@ -183,17 +216,10 @@ func (g *guard) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now().UnixNano()
-	g.horizon = uint64(now) + uint64(g.cfg.MaxFuture)
-	g.cnt = counters{}
+	out := pmetric.NewMetrics()
+	g.batch.begin(out, uint64(now)+uint64(g.cfg.MaxFuture))
 	g.maybeSweep(now)
 	g.epoch++
-	g.touched = g.touched[:0]
-	clear(g.outRes)
-	clear(g.outScope)
-	clear(g.outMet)
-
-	out := pmetric.NewMetrics()
-	g.out = out
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
@@ -211,12 +237,7 @@ func (g *guard) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric
 	}
 	g.finalize()
 	g.report(ctx)
-	// drop the references to this export so it can be freed once sent
-	clear(g.touched)
-	clear(g.outRes)
-	clear(g.outScope)
-	clear(g.outMet)
-	g.out = pmetric.Metrics{}
+	g.batch.end()
 	if out.DataPointCount() == 0 && out.ResourceMetrics().Len() == 0 {
 		return out, processorhelper.ErrSkipProcessingData
 	}
@@ -227,19 +248,19 @@ func (g *guard) report(ctx context.Context) {
 	if g.tel == nil {
 		return
 	}
-	if g.cnt.overflow > 0 {
-		g.tel.ProcessorCardinalityGuardOverflowPoints.Add(ctx, g.cnt.overflow)
+	if g.batch.cnt.overflow > 0 {
+		g.tel.ProcessorCardinalityGuardOverflowPoints.Add(ctx, g.batch.cnt.overflow)
 	}
-	if g.cnt.stripped > 0 {
-		g.tel.ProcessorCardinalityGuardStrippedLabels.Add(ctx, g.cnt.stripped)
+	if g.batch.cnt.stripped > 0 {
+		g.tel.ProcessorCardinalityGuardStrippedLabels.Add(ctx, g.batch.cnt.stripped)
 	}
-	if g.cnt.rewritten > 0 {
-		g.tel.ProcessorCardinalityGuardRewrittenValues.Add(ctx, g.cnt.rewritten)
+	if g.batch.cnt.rewritten > 0 {
+		g.tel.ProcessorCardinalityGuardRewrittenValues.Add(ctx, g.batch.cnt.rewritten)
 	}
-	if g.cnt.evicted > 0 {
-		g.tel.ProcessorCardinalityGuardEvictedSeries.Add(ctx, g.cnt.evicted)
+	if g.batch.cnt.evicted > 0 {
+		g.tel.ProcessorCardinalityGuardEvictedSeries.Add(ctx, g.batch.cnt.evicted)
 	}
-	for r, d := range g.cnt.dropped {
+	for r, d := range g.batch.cnt.dropped {
 		if d > 0 {
 			g.tel.ProcessorCardinalityGuardDroppedPoints.Add(ctx, d, g.dropOpts[r]...)
 		}
@@ -292,7 +313,7 @@ func (g *guard) processMetric(rm pmetric.ResourceMetrics, sm pmetric.ScopeMetric
 		// Empty metrics and an unspecified temporality are invalid OTLP with no defined
 		// merge (the Prometheus exporters drop them too): dropped and counted, so nothing
 		// unmerged can put two points with one identity into an export.
-		g.cnt.dropped[dropInvalid] += int64(pmetricutil.DataPointCount(m))
+		g.batch.cnt.dropped[dropInvalid] += int64(pmetricutil.DataPointCount(m))
 		return
 	}
 	c.base = combine(combine(rh, sh), g.h.str(m.Name(), m.Unit(), string(rune('a'+k)), boolStr(mono)))
@@ -332,25 +353,25 @@ func (g *guard) outMetric(c *mctx) pmetric.Metric {
 	if c.hasOut {
 		return c.out
 	}
-	if om, ok := g.outMet[c.base]; ok {
+	if om, ok := g.batch.met[c.base]; ok {
 		c.out, c.hasOut = om, true
 		return om
 	}
 	// out is owned by the caller of processMetrics; reached through the resource map
-	orm, ok := g.outRes[c.rh]
+	orm, ok := g.batch.res[c.rh]
 	if !ok {
-		orm = g.out.ResourceMetrics().AppendEmpty()
+		orm = g.batch.out.ResourceMetrics().AppendEmpty()
 		c.rm.Resource().CopyTo(orm.Resource())
 		orm.SetSchemaUrl(c.rm.SchemaUrl())
-		g.outRes[c.rh] = orm
+		g.batch.res[c.rh] = orm
 	}
 	sk := [2]uint64{c.rh, c.sh}
-	osm, ok := g.outScope[sk]
+	osm, ok := g.batch.scope[sk]
 	if !ok {
 		osm = orm.ScopeMetrics().AppendEmpty()
 		c.sm.Scope().CopyTo(osm.Scope())
 		osm.SetSchemaUrl(c.sm.SchemaUrl())
-		g.outScope[sk] = osm
+		g.batch.scope[sk] = osm
 	}
 	om := osm.Metrics().AppendEmpty()
 	in := c.in
@@ -372,7 +393,7 @@ func (g *guard) outMetric(c *mctx) pmetric.Metric {
 	case pmetric.MetricTypeSummary:
 		om.SetEmptySummary()
 	}
-	g.outMet[c.base] = om
+	g.batch.met[c.base] = om
 	c.out, c.hasOut = om, true
 	return om
 }
@@ -617,14 +638,14 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64) resolved {
 			s := &g.series[m.series]
 			s.lastSeen = now
 			if s.flags&fOverflow != 0 {
-				g.cnt.overflow++
+				g.batch.cnt.overflow++
 			}
-			g.cnt.stripped += int64(m.nStrip)
-			g.cnt.rewritten += int64(m.nRewrite)
+			g.batch.cnt.stripped += int64(m.nStrip)
+			g.batch.cnt.rewritten += int64(m.nRewrite)
 			return resolved{si: m.series, mi: mi, ok: true}
 		}
 		if g.liveMembers >= g.cfg.MaxMembers {
-			g.cnt.dropped[dropMemberLimit]++
+			g.batch.cnt.dropped[dropMemberLimit]++
 			return resolved{}
 		}
 	}
@@ -635,12 +656,12 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64) resolved {
 		if sh, ok := g.shareIdx[shareKey]; ok && int(g.shares[sh].members) >= g.membersPerMetric {
 			// the share per metric and producer keeps one service's exploding label from
 			// taking the pool and starving every other service's (and metric's) new series
-			g.cnt.dropped[dropMemberLimit]++
+			g.batch.cnt.dropped[dropMemberLimit]++
 			return resolved{}
 		}
 	}
-	g.cnt.stripped += int64(ps.stripped)
-	g.cnt.rewritten += int64(ps.rewritten)
+	g.batch.cnt.stripped += int64(ps.stripped)
+	g.batch.cnt.rewritten += int64(ps.rewritten)
 	oh := combine(c.base, ps.outSum)
 	si, ok := g.seriesIdx.find(oh, g.seriesKey)
 	if !ok {
@@ -659,7 +680,7 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64) resolved {
 	s := &g.series[si]
 	s.lastSeen = now
 	if s.flags&fOverflow != 0 {
-		g.cnt.overflow++
+		g.batch.cnt.overflow++
 	}
 	res := resolved{si: si, ok: true, scan: ps}
 	if stateful {
@@ -728,15 +749,15 @@ func (g *guard) newMember(h uint64, si uint32, now int64) uint32 {
 func (g *guard) touch(c *mctx, si uint32, attrs pcommon.Map, ps *pointScan) *touchedEntry {
 	s := &g.series[si]
 	if s.epoch == g.epoch {
-		return &g.touched[s.touched]
+		return &g.batch.touched[s.touched]
 	}
 	if !ps.done {
 		*ps = g.scan(c, attrs)
 	}
 	s.epoch = g.epoch
-	s.touched = uint32(len(g.touched))
-	g.touched = append(g.touched, touchedEntry{si: si})
-	e := &g.touched[len(g.touched)-1]
+	s.touched = uint32(len(g.batch.touched))
+	g.batch.touched = append(g.batch.touched, touchedEntry{si: si})
+	e := &g.batch.touched[len(g.batch.touched)-1]
 	om := g.outMetric(c)
 	overflow := s.flags&fOverflow != 0
 	switch c.kind {
@@ -935,9 +956,9 @@ func numValue(dp pmetric.NumberDataPoint) (uint64, bool) {
 // admit reports whether a point may enter the guard's state, counting it when not. It runs
 // before the point is resolved, so a rejected point creates no series and no member.
 func (g *guard) admit(ts pcommon.Timestamp) bool {
-	if uint64(ts) > g.horizon {
+	if uint64(ts) > g.batch.horizon {
 		// accepted, every later point of its member would be out of order: frozen for good
-		g.cnt.dropped[dropFuture]++
+		g.batch.cnt.dropped[dropFuture]++
 		return false
 	}
 	return true
@@ -947,7 +968,7 @@ func (g *guard) admit(ts pcommon.Timestamp) bool {
 // merged sum it would stay there for good. The point's counts are still applied.
 func (g *guard) finiteSum(v, keep float64) float64 {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		g.cnt.dropped[dropNonFinite]++
+		g.batch.cnt.dropped[dropNonFinite]++
 		return keep
 	}
 	return v
@@ -957,13 +978,13 @@ func (g *guard) finiteSum(v, keep float64) float64 {
 func (g *guard) validNumber(dp pmetric.NumberDataPoint) bool {
 	if dp.ValueType() == pmetric.NumberDataPointValueTypeEmpty && !dp.Flags().NoRecordedValue() {
 		// a point without a value would be merged (and exported) as 0
-		g.cnt.dropped[dropInvalid]++
+		g.batch.cnt.dropped[dropInvalid]++
 		return false
 	}
 	v, vInt := numValue(dp)
 	if !vInt && !dp.Flags().NoRecordedValue() && (math.IsNaN(numF(v, false)) || math.IsInf(numF(v, false), 0)) {
 		// a NaN or infinite value would poison every later merged value of the series
-		g.cnt.dropped[dropNonFinite]++
+		g.batch.cnt.dropped[dropNonFinite]++
 		return false
 	}
 	return true
@@ -1002,7 +1023,7 @@ func (g *guard) numberPoint(c *mctx, dp pmetric.NumberDataPoint, now int64) {
 			s.total, s.flags = addFlag(s.total, s.flags, v, vInt)
 		} else {
 			if uint64(dp.Timestamp()) < m.ts {
-				g.cnt.dropped[dropOutOfOrder]++
+				g.batch.cnt.dropped[dropOutOfOrder]++
 				return
 			}
 			mInt := m.flags&fInt != 0
@@ -1020,7 +1041,7 @@ func (g *guard) numberPoint(c *mctx, dp pmetric.NumberDataPoint, now int64) {
 		m := &g.members[r.mi]
 		mInt := m.flags&fInt != 0
 		if !r.newMember && uint64(dp.Timestamp()) < m.ts {
-			g.cnt.dropped[dropOutOfOrder]++
+			g.batch.cnt.dropped[dropOutOfOrder]++
 			return
 		}
 		if !vInt {
@@ -1074,8 +1095,8 @@ func addFlag(bits uint64, flags uint8, d uint64, dInt bool) (uint64, uint8) {
 
 // finalize writes the merged state of every series touched in this export into its point.
 func (g *guard) finalize() {
-	for i := range g.touched {
-		e := &g.touched[i]
+	for i := range g.batch.touched {
+		e := &g.batch.touched[i]
 		s := &g.series[e.si]
 		if s.kind.stateful() {
 			stampMonotonic(s, e)
@@ -1245,7 +1266,7 @@ func (g *guard) sweep(cutoff int64) {
 		*s = series{}
 		g.freeSeries = append(g.freeSeries, uint32(si))
 		g.liveSeries--
-		g.cnt.evicted++
+		g.batch.cnt.evicted++
 	}
 }
 
