@@ -24,7 +24,12 @@ func (g *guard) validExp(dp pmetric.ExponentialHistogramDataPoint) bool {
 }
 
 func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now int64) {
-	mp, ok := openPoint(g, c, dp, now, &expKind)
+	if !g.admit(dp.Timestamp()) || !g.validExp(dp) {
+		return
+	}
+	var ps pointScan
+	ip := inPoint{dp.Attributes(), dp.StartTimestamp(), dp.Timestamp(), dp.Flags().NoRecordedValue(), dp.Exemplars(), true}
+	mp, ok := g.openPoint(c, &ip, now, &ps)
 	if !ok {
 		return
 	}

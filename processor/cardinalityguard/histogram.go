@@ -105,11 +105,16 @@ func combineMinMax(x *seriesExt, hasMin bool, mn float64, hasMax bool, mx float6
 }
 
 func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
-	mp, ok := openPoint(g, c, dp, now, &histKind)
+	if !g.admit(dp.Timestamp()) {
+		return
+	}
+	var ps pointScan
+	ip := inPoint{dp.Attributes(), dp.StartTimestamp(), dp.Timestamp(), dp.Flags().NoRecordedValue(), dp.Exemplars(), true}
+	mp, ok := g.openPoint(c, &ip, now, &ps)
 	if !ok {
 		return
 	}
-	r, s, o, first := mp.r, mp.s, mp.out, mp.first
+	r, s, o, first := mp.r, mp.s, mp.e.hist, mp.first
 	initHistExt(s, dp)
 	x := s.ext
 	mapped := g.mapBuckets(dp, x.bounds)
@@ -222,7 +227,12 @@ func finalizeHist(s *series, o pmetric.HistogramDataPoint) {
 // (then they are that member's own quantiles); a series that merges several members is
 // emitted with count and sum only. Either way there is one point per identity.
 func (g *guard) summaryPoint(c *mctx, dp pmetric.SummaryDataPoint, now int64) {
-	mp, ok := openPoint(g, c, dp, now, &summaryKind)
+	if !g.admit(dp.Timestamp()) {
+		return
+	}
+	var ps pointScan
+	ip := inPoint{attrs: dp.Attributes(), start: dp.StartTimestamp(), ts: dp.Timestamp(), noValue: dp.Flags().NoRecordedValue()}
+	mp, ok := g.openPoint(c, &ip, now, &ps)
 	if !ok {
 		return
 	}
