@@ -142,3 +142,19 @@ func subFlag(bits uint64, flags uint8, d uint64, dInt bool) (uint64, uint8) {
 	r, isInt := numSub(bits, flags&fInt != 0, d, dInt)
 	return r, setInt(flags, isInt)
 }
+
+// prefetch computes the member keys of a stateful number metric's points (numberPoint then
+// skips hashing them again) and warms their index slots and member entries (warmMembers).
+func (g *guard) prefetch(c *mctx, dps pmetric.NumberDataPointSlice) bool {
+	n := dps.Len()
+	if !c.kind.stateful() || n < 16 {
+		return false
+	}
+	pre := g.pre[:0]
+	for i := 0; i < n; i++ {
+		pre = append(pre, combine(c.base, g.memberSum(dps.At(i).Attributes())))
+	}
+	g.pre = pre
+	g.warmMembers(pre)
+	return true
+}

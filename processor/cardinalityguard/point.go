@@ -34,7 +34,7 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64, ps *pointScan) re
 		} else {
 			mh = combine(c.base, g.memberSum(attrs))
 		}
-		if mi, ok := g.memberIdx.find(mh, g.memberKey); ok {
+		if mi, ok := g.findMember(mh); ok {
 			m := &g.members[mi]
 			m.lastSeen = now
 			s := &g.series[m.series]
@@ -55,7 +55,7 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64, ps *pointScan) re
 	g.outSums(ps)
 	shareKey := combine(g.metricStates[c.ms].nameHash, ps.keepSumNoMarker())
 	if stateful {
-		if sh, ok := g.shareIdx[shareKey]; ok && int(g.shares[sh].members) >= g.membersPerMetric {
+		if g.shareFull(shareKey, g.membersPerMetric) {
 			// the share per metric and producer keeps one service's exploding label from
 			// taking the pool and starving every other service's (and metric's) new series
 			g.batch.cnt.dropped[dropMemberLimit]++
@@ -65,17 +65,17 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64, ps *pointScan) re
 	g.batch.cnt.stripped += int64(ps.stripped)
 	g.batch.cnt.rewritten += int64(ps.rewritten)
 	oh := combine(c.base, ps.outSum)
-	si, ok := g.seriesIdx.find(oh, g.seriesKey)
+	si, ok := g.findSeries(oh)
 	if !ok {
 		ms := &g.metricStates[c.ms]
 		// a point that is already an overflow aggregate (an SDK's cardinality limit) joins
 		// the overflow series: the two would otherwise share one identity
 		if !ps.overflow && ms.regular < ms.limit && (g.cfg.MaxSeriesTotal == 0 || g.regularTotal < g.cfg.MaxSeriesTotal) {
-			si = g.newSeries(oh, c, shareKey, false)
+			si = g.newSeries(oh, c.ms, shareKey, c.kind, c.mono, c.rules.agg, false)
 		} else {
 			fh := combine(c.base, ps.keepSumNoMarker()^overflowSalt)
-			if si, ok = g.seriesIdx.find(fh, g.seriesKey); !ok {
-				si = g.newSeries(fh, c, shareKey, true)
+			if si, ok = g.findSeries(fh); !ok {
+				si = g.newSeries(fh, c.ms, shareKey, c.kind, c.mono, c.rules.agg, true)
 			}
 		}
 	}

@@ -56,22 +56,8 @@ type guard struct {
 	defaultRules metricRules
 	overrides    map[string]*metricRules
 
-	seriesIdx   idxTable
-	series      []series
-	freeSeries  []uint32
-	liveSeries  int
-	memberIdx   idxTable
-	members     []member
-	freeMembers []uint32
-	liveMembers int
-
-	metricIdx    map[uint64]uint32
-	metricStates []metricState
-	freeMetrics  []uint32
-	regularTotal int
-	shareIdx     map[uint64]uint32
-	shares       []share
-	freeShares   []uint32
+	// store is the state that outlives a call (store.go); its fields are promoted
+	store
 
 	epoch            uint32
 	lastSweep        int64
@@ -101,15 +87,7 @@ func newGuard(cfg *Config, tel *metadata.TelemetryBuilder) *guard {
 		now:       time.Now,
 		tel:       tel,
 		overrides: map[string]*metricRules{},
-		seriesIdx: newIdxTable(),
-		series:    make([]series, 1),
-		memberIdx: newIdxTable(),
-		members:   make([]member, 1),
-		metricIdx: map[uint64]uint32{},
-		// index 0 unused so that 0 means "none"
-		metricStates: make([]metricState, 1),
-		shareIdx:     map[uint64]uint32{},
-		shares:       make([]share, 1),
+		store:     newStore(),
 		batch: batch{
 			res:   map[uint64]pmetric.ResourceMetrics{},
 			scope: map[[2]uint64]pmetric.ScopeMetrics{},
@@ -249,7 +227,7 @@ func (g *guard) processMetric(rm pmetric.ResourceMetrics, sm pmetric.ScopeMetric
 	if r, ok := g.overrides[m.Name()]; ok {
 		c.rules = r
 	}
-	c.ms = g.metricState(m.Name(), c.rules.limit)
+	c.ms = g.metricState(g.h.str(m.Name()), c.rules.limit)
 	merge := numberMergeOf(c.kind) // the kind is decided here, once per metric
 	pre := false
 	if dps, ok := pmetricutil.NumberDataPoints(m); ok {
@@ -290,5 +268,5 @@ func (g *guard) maybeSweep(now int64) {
 		return
 	}
 	g.lastSweep = now
-	g.sweep(now - stale)
+	g.batch.cnt.evicted += int64(g.sweep(now - stale))
 }

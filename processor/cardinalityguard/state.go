@@ -74,11 +74,11 @@ type series struct {
 	emitted  uint64 // timestamp of the last output point (stateful kinds; see stampMonotonic)
 	ext      *seriesExt
 	lastSeen int64
-	share    uint32 // index into guard.shares (its metric and producer)
+	share    uint32 // index into store.shares (its metric and producer)
 	head     uint32 // first member
 	members  uint32
 	epoch    uint32 // batch in which it was last emitted
-	touched  uint32 // index into guard.touched when epoch is current
+	touched  uint32 // index into batch.touched when epoch is current
 	flags    uint8
 	kind     kind
 	agg      aggKind
@@ -135,7 +135,7 @@ type metricState struct {
 // of an output series has the series' keep-label values, so a series belongs to one share.
 type share struct {
 	key     uint64 // combine(metric name hash, keep-label identity)
-	metric  uint32 // index into guard.metricStates
+	metric  uint32 // index into store.metricStates
 	series  int32  // output series holding this entry alive
 	members int32
 }

@@ -6,17 +6,61 @@ package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/
 import (
 	"runtime"
 	"unsafe"
-
-	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
-// The store: the state that outlives a processMetrics call (series and member slabs, their
-// indexes, the metric and producer budgets) and the only code that creates or forgets an entry.
-// It is what a checkpoint of the guard would snapshot.
+// store is the state that outlives a processMetrics call: output series and members (input
+// series) in slabs indexed by uint32 (0 is "none") and found through their identity hashes, the
+// series budget of every metric name and the member share of every metric and producer. Its
+// methods are the only code that creates or forgets an entry; the merge code reads and updates
+// the entries' values in place. It holds no pdata, no configuration and nothing of the export
+// being built, so it is what a checkpoint of the guard would snapshot.
+type store struct {
+	seriesIdx   idxTable
+	series      []series
+	freeSeries  []uint32
+	liveSeries  int
+	memberIdx   idxTable
+	members     []member
+	freeMembers []uint32
+	liveMembers int
 
-// metricState returns the budget entry of a metric name.
-func (g *guard) metricState(name string, limit int) uint32 {
-	nh := g.h.str(name)
+	metricIdx    map[uint64]uint32 // metric name hash -> metricStates index
+	metricStates []metricState
+	freeMetrics  []uint32
+	regularTotal int               // regular (not overflow) output series of every metric
+	shareIdx     map[uint64]uint32 // share key -> shares index
+	shares       []share
+	freeShares   []uint32
+}
+
+func newStore() store {
+	// index 0 of every slab unused so that 0 means "none"
+	return store{
+		seriesIdx:    newIdxTable(),
+		series:       make([]series, 1),
+		memberIdx:    newIdxTable(),
+		members:      make([]member, 1),
+		metricIdx:    map[uint64]uint32{},
+		metricStates: make([]metricState, 1),
+		shareIdx:     map[uint64]uint32{},
+		shares:       make([]share, 1),
+	}
+}
+
+// findMember returns the member of identity h.
+func (g *store) findMember(h uint64) (uint32, bool) { return g.memberIdx.find(h, g.memberKey) }
+
+// findSeries returns the output series of identity h.
+func (g *store) findSeries(h uint64) (uint32, bool) { return g.seriesIdx.find(h, g.seriesKey) }
+
+// shareFull reports whether the share key already holds limit members.
+func (g *store) shareFull(key uint64, limit int) bool {
+	sh, ok := g.shareIdx[key]
+	return ok && int(g.shares[sh].members) >= limit
+}
+
+// metricState returns (creating on first use) the budget entry of a metric name (its hash nh).
+func (g *store) metricState(nh uint64, limit int) uint32 {
 	if i, ok := g.metricIdx[nh]; ok {
 		return i
 	}
@@ -34,7 +78,7 @@ func (g *guard) metricState(name string, limit int) uint32 {
 }
 
 // shareOf returns (creating on first use) the share entry of key for a new output series.
-func (g *guard) shareOf(key uint64, metric uint32) uint32 {
+func (g *store) shareOf(key uint64, metric uint32) uint32 {
 	i, ok := g.shareIdx[key]
 	if !ok {
 		if n := len(g.freeShares); n > 0 {
@@ -52,7 +96,7 @@ func (g *guard) shareOf(key uint64, metric uint32) uint32 {
 }
 
 // releaseShare drops a forgotten output series' hold on its share entry.
-func (g *guard) releaseShare(i uint32) {
+func (g *store) releaseShare(i uint32) {
 	sh := &g.shares[i]
 	if sh.series--; sh.series == 0 {
 		delete(g.shareIdx, sh.key)
@@ -61,7 +105,7 @@ func (g *guard) releaseShare(i uint32) {
 	}
 }
 
-func (g *guard) releaseMetricIfUnused(i uint32) {
+func (g *store) releaseMetricIfUnused(i uint32) {
 	ms := &g.metricStates[i]
 	if ms.regular == 0 && ms.overflow == 0 && ms.nameHash != 0 {
 		delete(g.metricIdx, ms.nameHash)
@@ -70,7 +114,9 @@ func (g *guard) releaseMetricIfUnused(i uint32) {
 	}
 }
 
-func (g *guard) newSeries(h uint64, c *mctx, shareKey uint64, overflow bool) uint32 {
+// newSeries creates the output series of identity h in metric ms's budget (regular or overflow)
+// and share shareKey.
+func (g *store) newSeries(h uint64, ms uint32, shareKey uint64, k kind, mono bool, agg aggKind, overflow bool) uint32 {
 	var si uint32
 	if n := len(g.freeSeries); n > 0 {
 		si = g.freeSeries[n-1]
@@ -80,19 +126,19 @@ func (g *guard) newSeries(h uint64, c *mctx, shareKey uint64, overflow bool) uin
 		si = uint32(len(g.series) - 1)
 	}
 	s := &g.series[si]
-	*s = series{hash: h, share: g.shareOf(shareKey, c.ms), flags: fLive | fInt, kind: c.kind, agg: c.rules.agg}
-	if c.mono {
+	*s = series{hash: h, share: g.shareOf(shareKey, ms), flags: fLive | fInt, kind: k, agg: agg}
+	if mono {
 		s.flags |= fMono
 	}
-	ms := &g.metricStates[c.ms]
+	m := &g.metricStates[ms]
 	if overflow {
 		s.flags |= fOverflow
-		ms.overflow++
+		m.overflow++
 	} else {
-		ms.regular++
+		m.regular++
 		g.regularTotal++
 	}
-	if c.kind == kGauge && s.agg != aggSum {
+	if k == kGauge && s.agg != aggSum {
 		s.ext = &seriesExt{}
 	}
 	g.seriesIdx.insert(h, si)
@@ -100,7 +146,7 @@ func (g *guard) newSeries(h uint64, c *mctx, shareKey uint64, overflow bool) uin
 	return si
 }
 
-func (g *guard) newMember(h uint64, si uint32, now int64) uint32 {
+func (g *store) newMember(h uint64, si uint32, now int64) uint32 {
 	var mi uint32
 	if n := len(g.freeMembers); n > 0 {
 		mi = g.freeMembers[n-1]
@@ -122,7 +168,9 @@ func (g *guard) newMember(h uint64, si uint32, now int64) uint32 {
 	return mi
 }
 
-func (g *guard) sweep(cutoff int64) {
+// sweep forgets the members and then the member-less series not seen since cutoff and returns
+// how many series it forgot.
+func (g *store) sweep(cutoff int64) (evicted int) {
 	for mi := 1; mi < len(g.members); mi++ {
 		m := &g.members[mi]
 		if m.flags&fLive == 0 || m.lastSeen >= cutoff {
@@ -172,31 +220,22 @@ func (g *guard) sweep(cutoff int64) {
 		*s = series{}
 		g.freeSeries = append(g.freeSeries, uint32(si))
 		g.liveSeries--
-		g.batch.cnt.evicted++
+		evicted++
 	}
+	return evicted
 }
 
-func (g *guard) memberKey(i uint32) uint64 { return g.members[i].hash }
+func (g *store) memberKey(i uint32) uint64 { return g.members[i].hash }
 
-func (g *guard) seriesKey(i uint32) uint64 { return g.series[i].hash }
+func (g *store) seriesKey(i uint32) uint64 { return g.series[i].hash }
 
-// prefetch computes the member keys of a stateful number metric's points and touches
-// their index slots and member entries in a tight loop first. With many tracked series
-// every lookup is a cache (and TLB) miss; issued back to back, independent misses overlap
-// instead of being paid one after the other inside the heavier per-point work.
-func (g *guard) prefetch(c *mctx, dps pmetric.NumberDataPointSlice) bool {
-	n := dps.Len()
-	if !c.kind.stateful() || n < 16 {
-		return false
-	}
-	pre := g.pre[:0]
-	for i := 0; i < n; i++ {
-		pre = append(pre, combine(c.base, g.memberSum(dps.At(i).Attributes())))
-	}
-	g.pre = pre
+// warmMembers touches the index slots and member entries of keys in a tight loop. With many
+// tracked series every lookup is a cache (and TLB) miss; issued back to back, independent misses
+// overlap instead of being paid one after the other inside the heavier per-point work.
+func (g *store) warmMembers(keys []uint64) {
 	t := &g.memberIdx
 	var sink uint64
-	for _, h := range pre {
+	for _, h := range keys {
 		s := t.slots[t.home(uint32(h>>32))]
 		if idx := uint32(s); idx != 0 && int(idx) < len(g.members) {
 			sink += g.members[idx].hash
@@ -204,7 +243,6 @@ func (g *guard) prefetch(c *mctx, dps pmetric.NumberDataPointSlice) bool {
 	}
 	// sink is otherwise unused: keeping it alive keeps the compiler from dropping the loads
 	runtime.KeepAlive(sink)
-	return true
 }
 
 // growSlab appends one zero element, growing large slabs by 1.25x into memory advised for
