@@ -16,7 +16,7 @@ import (
 // nearly each one a TLB miss as well. Advisory only: errors are ignored.
 func adviseHuge(p unsafe.Pointer, size uintptr) {
 	const hugePage = 2 << 20
-	if size < 2*hugePage {
+	if !hugePages || size < 2*hugePage {
 		return
 	}
 	all := unsafe.Slice((*byte)(p), size)

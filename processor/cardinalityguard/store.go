@@ -229,10 +229,20 @@ func (g *store) memberKey(i uint32) uint64 { return g.members[i].hash }
 
 func (g *store) seriesKey(i uint32) uint64 { return g.series[i].hash }
 
+// The store's performance tricks, each measured by BenchmarkTricks (tricks_test.go); the
+// switches exist for that benchmark only.
+var (
+	warmIndex = true // warmMembers
+	hugePages = true // adviseHuge
+)
+
 // warmMembers touches the index slots and member entries of keys in a tight loop. With many
 // tracked series every lookup is a cache (and TLB) miss; issued back to back, independent misses
 // overlap instead of being paid one after the other inside the heavier per-point work.
 func (g *store) warmMembers(keys []uint64) {
+	if !warmIndex {
+		return
+	}
 	t := &g.memberIdx
 	var sink uint64
 	for _, h := range keys {
