@@ -79,8 +79,8 @@ var dropReasonNames = [numDropReasons]string{
 }
 
 type counters struct {
-	overflow, stripped, rewritten, evicted int64
-	dropped                                [numDropReasons]int64
+	overflow, stripped, rewritten int64
+	dropped                       [numDropReasons]int64
 }
 
 // outMetric returns (creating on first use) the output metric for the stream of c.

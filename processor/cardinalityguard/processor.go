@@ -6,6 +6,7 @@ package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -60,7 +61,6 @@ type guard struct {
 	store
 
 	epoch            uint32
-	lastSweep        int64
 	membersPerMetric int // effective max_members_per_metric
 
 	// per-batch scratch, reused
@@ -76,7 +76,12 @@ type guard struct {
 	// its maps and buffers
 	batch batch
 
-	reportedSeries, reportedMembers int
+	// active mirrors the store's live series and members for the asynchronous gauges, which
+	// are read without the lock
+	activeSeries, activeMembers atomic.Int64
+	initErr                     error
+	stopSweeps                  chan struct{}
+	sweepsDone                  sync.WaitGroup
 }
 
 func newGuard(cfg *Config, tel *metadata.TelemetryBuilder) *guard {
@@ -115,6 +120,8 @@ func newGuard(cfg *Config, tel *metadata.TelemetryBuilder) *guard {
 		}
 		g.overrides[name] = &r
 	}
+	// an error (only a meter that does not accept the callback) fails the processor's creation
+	g.initErr = g.registerGauges()
 	return g
 }
 
@@ -124,7 +131,6 @@ func (g *guard) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric
 	now := g.now().UnixNano()
 	out := pmetric.NewMetrics()
 	g.batch.begin(out, uint64(now)+uint64(g.cfg.MaxFuture))
-	g.maybeSweep(now)
 	g.epoch++
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
@@ -151,6 +157,7 @@ func (g *guard) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric
 }
 
 func (g *guard) report(ctx context.Context) {
+	g.publishActive()
 	if g.tel == nil {
 		return
 	}
@@ -163,21 +170,10 @@ func (g *guard) report(ctx context.Context) {
 	if g.batch.cnt.rewritten > 0 {
 		g.tel.ProcessorCardinalityGuardRewrittenValues.Add(ctx, g.batch.cnt.rewritten)
 	}
-	if g.batch.cnt.evicted > 0 {
-		g.tel.ProcessorCardinalityGuardEvictedSeries.Add(ctx, g.batch.cnt.evicted)
-	}
 	for r, d := range g.batch.cnt.dropped {
 		if d > 0 {
 			g.tel.ProcessorCardinalityGuardDroppedPoints.Add(ctx, d, g.dropOpts[r]...)
 		}
-	}
-	if d := g.liveSeries - g.reportedSeries; d != 0 {
-		g.tel.ProcessorCardinalityGuardSeriesActive.Add(ctx, int64(d))
-		g.reportedSeries = g.liveSeries
-	}
-	if d := g.liveMembers - g.reportedMembers; d != 0 {
-		g.tel.ProcessorCardinalityGuardMembersActive.Add(ctx, int64(d))
-		g.reportedMembers = g.liveMembers
 	}
 }
 
@@ -253,20 +249,4 @@ func boolStr(b bool) string {
 		return "m"
 	}
 	return "n"
-}
-
-// maybeSweep forgets members and series not seen for stale_after. It runs at most every
-// stale_after/4, so a series is forgotten between stale_after and 1.25×stale_after after
-// its last point.
-func (g *guard) maybeSweep(now int64) {
-	stale := int64(g.cfg.StaleAfter)
-	if g.lastSweep == 0 {
-		g.lastSweep = now
-		return
-	}
-	if now-g.lastSweep < stale/4 {
-		return
-	}
-	g.lastSweep = now
-	g.batch.cnt.evicted += int64(g.sweep(now - stale))
 }
