@@ -27,9 +27,7 @@ func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now 
 	if !g.admit(dp.Timestamp()) || !g.validExp(dp) {
 		return
 	}
-	var ps pointScan
-	ip := inPoint{dp.Attributes(), dp.StartTimestamp(), dp.Timestamp(), dp.Flags().NoRecordedValue(), dp.Exemplars(), true}
-	mp, ok := g.openPoint(c, &ip, now, &ps)
+	mp, ok := g.openPoint(c, &inPoint{dp.Attributes(), dp.StartTimestamp(), dp.Timestamp(), dp.Flags().NoRecordedValue(), dp.Exemplars(), true}, now)
 	if !ok {
 		return
 	}

@@ -12,7 +12,7 @@ import (
 // holding the extreme moves away) or last (the newest point).
 
 // mergeGauge applies a member's new value to its series.
-func (g *guard) mergeGauge(dp pmetric.NumberDataPoint, v uint64, vInt bool, mp *merging) {
+func (g *guard) mergeGauge(dp pmetric.NumberDataPoint, v uint64, vInt bool, mp merging) {
 	r, s := mp.r, mp.s
 	m := &g.members[r.mi]
 	mInt := m.flags&fInt != 0

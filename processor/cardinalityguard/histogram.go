@@ -108,9 +108,7 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
 	if !g.admit(dp.Timestamp()) {
 		return
 	}
-	var ps pointScan
-	ip := inPoint{dp.Attributes(), dp.StartTimestamp(), dp.Timestamp(), dp.Flags().NoRecordedValue(), dp.Exemplars(), true}
-	mp, ok := g.openPoint(c, &ip, now, &ps)
+	mp, ok := g.openPoint(c, &inPoint{dp.Attributes(), dp.StartTimestamp(), dp.Timestamp(), dp.Flags().NoRecordedValue(), dp.Exemplars(), true}, now)
 	if !ok {
 		return
 	}

@@ -45,18 +45,16 @@ func (g *guard) numberPoint(c *mctx, dp pmetric.NumberDataPoint, now int64, merg
 	if !valid {
 		return
 	}
-	var ps pointScan
-	ip := inPoint{dp.Attributes(), dp.StartTimestamp(), dp.Timestamp(), dp.Flags().NoRecordedValue(), dp.Exemplars(), true}
-	mp, ok := g.openPoint(c, &ip, now, &ps)
+	mp, ok := g.openPoint(c, &inPoint{dp.Attributes(), dp.StartTimestamp(), dp.Timestamp(), dp.Flags().NoRecordedValue(), dp.Exemplars(), true}, now)
 	if !ok {
 		return
 	}
-	merge(g, dp, v, vInt, &mp)
+	merge(g, dp, v, vInt, mp)
 }
 
 // numberMerge merges one admitted number point (value v) into its series' state and output
 // point: one per kind, chosen once per metric by numberMergeOf.
-type numberMerge func(g *guard, dp pmetric.NumberDataPoint, v uint64, vInt bool, mp *merging)
+type numberMerge func(g *guard, dp pmetric.NumberDataPoint, v uint64, vInt bool, mp merging)
 
 func numberMergeOf(k kind) numberMerge {
 	switch k {
@@ -70,7 +68,7 @@ func numberMergeOf(k kind) numberMerge {
 
 // mergeDeltaSum adds a delta point into the export's output point: delta sums keep no state
 // across exports (no member, no series total), the output point is the accumulator.
-func (g *guard) mergeDeltaSum(_ pmetric.NumberDataPoint, v uint64, vInt bool, mp *merging) {
+func (g *guard) mergeDeltaSum(_ pmetric.NumberDataPoint, v uint64, vInt bool, mp merging) {
 	o := mp.e.num
 	if mp.first {
 		if vInt {
@@ -91,7 +89,7 @@ func (g *guard) mergeDeltaSum(_ pmetric.NumberDataPoint, v uint64, vInt bool, mp
 
 // mergeCumSum adds the member's increase since its last point into the series total (a reset,
 // a new start time or a fall of a monotonic sum, counts the whole new value).
-func (g *guard) mergeCumSum(dp pmetric.NumberDataPoint, v uint64, vInt bool, mp *merging) {
+func (g *guard) mergeCumSum(dp pmetric.NumberDataPoint, v uint64, vInt bool, mp merging) {
 	r, s := mp.r, mp.s
 	m := &g.members[r.mi]
 	if r.newMember {

@@ -118,7 +118,9 @@ type merging struct {
 // point's times and exemplars into it. ok is false when nothing more is to be merged: the point
 // belongs to no series (resolve counted why) or it is a staleness marker, which carries no value
 // and only refreshes the series.
-func (g *guard) openPoint(c *mctx, in *inPoint, now int64, ps *pointScan) (m merging, ok bool) {
+func (g *guard) openPoint(c *mctx, in *inPoint, now int64) (m merging, ok bool) {
+	var scan pointScan // the point's labels, if resolve or touch needs them
+	ps := &scan
 	m.r = g.resolve(c, in.attrs, now, ps)
 	if !m.r.ok {
 		return m, false

@@ -64,14 +64,7 @@ func (g *store) metricState(nh uint64, limit int) uint32 {
 	if i, ok := g.metricIdx[nh]; ok {
 		return i
 	}
-	var i uint32
-	if n := len(g.freeMetrics); n > 0 {
-		i = g.freeMetrics[n-1]
-		g.freeMetrics = g.freeMetrics[:n-1]
-	} else {
-		g.metricStates = append(g.metricStates, metricState{})
-		i = uint32(len(g.metricStates) - 1)
-	}
+	i := slot(&g.metricStates, &g.freeMetrics, appendZero)
 	g.metricStates[i] = metricState{nameHash: nh, limit: limit}
 	g.metricIdx[nh] = i
 	return i
@@ -81,13 +74,7 @@ func (g *store) metricState(nh uint64, limit int) uint32 {
 func (g *store) shareOf(key uint64, metric uint32) uint32 {
 	i, ok := g.shareIdx[key]
 	if !ok {
-		if n := len(g.freeShares); n > 0 {
-			i = g.freeShares[n-1]
-			g.freeShares = g.freeShares[:n-1]
-		} else {
-			g.shares = append(g.shares, share{})
-			i = uint32(len(g.shares) - 1)
-		}
+		i = slot(&g.shares, &g.freeShares, appendZero)
 		g.shares[i] = share{key: key, metric: metric}
 		g.shareIdx[key] = i
 	}
@@ -117,14 +104,7 @@ func (g *store) releaseMetricIfUnused(i uint32) {
 // newSeries creates the output series of identity h in metric ms's budget (regular or overflow)
 // and share shareKey.
 func (g *store) newSeries(h uint64, ms uint32, shareKey uint64, k kind, mono bool, agg aggKind, overflow bool) uint32 {
-	var si uint32
-	if n := len(g.freeSeries); n > 0 {
-		si = g.freeSeries[n-1]
-		g.freeSeries = g.freeSeries[:n-1]
-	} else {
-		g.series = growSlab(g.series)
-		si = uint32(len(g.series) - 1)
-	}
+	si := slot(&g.series, &g.freeSeries, growSlab)
 	s := &g.series[si]
 	*s = series{hash: h, share: g.shareOf(shareKey, ms), flags: fLive | fInt, kind: k, agg: agg}
 	if mono {
@@ -147,14 +127,7 @@ func (g *store) newSeries(h uint64, ms uint32, shareKey uint64, k kind, mono boo
 }
 
 func (g *store) newMember(h uint64, si uint32, now int64) uint32 {
-	var mi uint32
-	if n := len(g.freeMembers); n > 0 {
-		mi = g.freeMembers[n-1]
-		g.freeMembers = g.freeMembers[:n-1]
-	} else {
-		g.members = growSlab(g.members)
-		mi = uint32(len(g.members) - 1)
-	}
+	mi := slot(&g.members, &g.freeMembers, growSlab)
 	s := &g.series[si]
 	g.members[mi] = member{hash: h, series: si, lastSeen: now, flags: fLive | fInt, next: s.head}
 	if s.head != 0 {
@@ -253,6 +226,23 @@ func (g *store) warmMembers(keys []uint64) {
 	}
 	// sink is otherwise unused: keeping it alive keeps the compiler from dropping the loads
 	runtime.KeepAlive(sink)
+}
+
+// slot returns a free index of slab: the last one freed, or a new one grown by grow.
+func slot[T any](slab *[]T, free *[]uint32, grow func([]T) []T) uint32 {
+	if n := len(*free); n > 0 {
+		i := (*free)[n-1]
+		*free = (*free)[:n-1]
+		return i
+	}
+	*slab = grow(*slab)
+	return uint32(len(*slab) - 1)
+}
+
+// appendZero appends one zero element (small slabs: metric budgets and shares).
+func appendZero[T any](s []T) []T {
+	var zero T
+	return append(s, zero)
 }
 
 // growSlab appends one zero element, growing large slabs by 1.25x into memory advised for

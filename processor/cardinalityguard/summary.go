@@ -17,9 +17,7 @@ func (g *guard) summaryPoint(c *mctx, dp pmetric.SummaryDataPoint, now int64) {
 	if !g.admit(dp.Timestamp()) {
 		return
 	}
-	var ps pointScan
-	ip := inPoint{attrs: dp.Attributes(), start: dp.StartTimestamp(), ts: dp.Timestamp(), noValue: dp.Flags().NoRecordedValue()}
-	mp, ok := g.openPoint(c, &ip, now, &ps)
+	mp, ok := g.openPoint(c, &inPoint{attrs: dp.Attributes(), start: dp.StartTimestamp(), ts: dp.Timestamp(), noValue: dp.Flags().NoRecordedValue()}, now)
 	if !ok {
 		return
 	}
