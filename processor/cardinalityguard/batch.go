@@ -4,6 +4,7 @@
 package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
 
 import (
+	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/expo"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -27,12 +28,29 @@ type batch struct {
 	cnt     counters
 	// horizon is the latest timestamp accepted in this export (now + max_future)
 	horizon uint64
+	// expAcc are the accumulators of this export's delta exponential histograms (the first
+	// nExpAcc in use), kept across exports only to reuse their bucket memory
+	expAcc  []*seriesExt
+	nExpAcc int
+}
+
+// newExpAcc returns an empty accumulator for one delta exponential-histogram output point.
+func (b *batch) newExpAcc() *seriesExt {
+	if b.nExpAcc == len(b.expAcc) {
+		b.expAcc = append(b.expAcc, &seriesExt{exp: expo.New()})
+	}
+	x := b.expAcc[b.nExpAcc]
+	b.nExpAcc++
+	*x = seriesExt{exp: x.exp}
+	x.exp.Reset()
+	return x
 }
 
 // begin starts a new export into out, keeping the maps' and buffers' memory.
 func (b *batch) begin(out pmetric.Metrics, horizon uint64) {
 	b.out, b.horizon, b.cnt = out, horizon, counters{}
 	b.touched = b.touched[:0]
+	b.nExpAcc = 0
 	clear(b.res)
 	clear(b.scope)
 	clear(b.met)
@@ -61,6 +79,7 @@ type touchedEntry struct {
 	sum        pmetric.SummaryDataPoint
 	lastSum    pmetric.SummaryDataPoint // latest input summary point (quantiles of a lone member)
 	hasLastSum bool
+	expAcc     *seriesExt // a delta exponential histogram's sum of this export's points
 }
 
 // Reasons an input data point is not applied (the reason attribute of dropped_points).
@@ -216,7 +235,7 @@ func (g *guard) finalize() {
 		case kCumHist:
 			finalizeHist(s, e.hist)
 		case kCumExp, kDeltaExp:
-			finalizeExp(s, e.exp)
+			finalizeExp(s, e)
 		case kSummary:
 			g.finalizeSummary(s, e)
 		}

@@ -31,15 +31,20 @@ func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now 
 	if !ok {
 		return
 	}
-	r, s, first := mp.r, mp.s, mp.first
-	if s.ext == nil {
-		s.ext = &seriesExt{exp: expo.New()}
-	}
-	x := s.ext
-	if c.kind == kDeltaExp && first {
-		// the series state is this export's accumulator for delta points
-		*x = seriesExt{exp: x.exp}
-		x.exp.Reset()
+	r, s := mp.r, mp.s
+	var x *seriesExt
+	if c.kind == kDeltaExp {
+		// delta points add up into an accumulator of this export's output point; the
+		// series keeps no state of them across exports
+		if mp.e.expAcc == nil {
+			mp.e.expAcc = g.batch.newExpAcc()
+		}
+		x = mp.e.expAcc
+	} else {
+		if s.ext == nil {
+			s.ext = &seriesExt{exp: expo.New()}
+		}
+		x = s.ext
 	}
 	in := &g.expTmp
 	in.Load(dp)
@@ -93,8 +98,13 @@ func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now 
 	}
 }
 
-func finalizeExp(s *series, o pmetric.ExponentialHistogramDataPoint) {
-	x := s.ext
+// finalizeExp writes the merged histogram of a touched series into its point: the series state
+// of a cumulative one, the export's accumulator of a delta one.
+func finalizeExp(s *series, e *touchedEntry) {
+	o, x := e.exp, s.ext
+	if s.kind == kDeltaExp {
+		x = e.expAcc
+	}
 	if x == nil || x.exp == nil {
 		return
 	}
