@@ -286,7 +286,7 @@ func BenchmarkMemberBytes(b *testing.B) {
 				after := heapInUse()
 				require.Equal(b, n, g.liveMembers)
 				slab := uintptr(cap(g.members))*unsafe.Sizeof(member{}) + uintptr(cap(g.series))*unsafe.Sizeof(series{}) +
-					uintptr(len(g.memberIdx.slots)+len(g.seriesIdx.slots))*8
+					uintptr(g.memberIdx.Bytes()+g.seriesIdx.Bytes())
 				b.ReportMetric(float64(int64(after)-int64(before))/n, "B/member")
 				b.ReportMetric(float64(slab)/n, "slab_B/member")
 				b.ReportMetric(float64(int64(noGC)-int64(before))/n, "nogc_B/member")

@@ -4,8 +4,8 @@
 package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
 
 import (
+	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/slab"
 	"runtime"
-	"unsafe"
 )
 
 // store is the state that outlives a processMetrics call: output series and members (input
@@ -15,11 +15,11 @@ import (
 // the entries' values in place. It holds no pdata, no configuration and nothing of the export
 // being built, so it is what a checkpoint of the guard would snapshot.
 type store struct {
-	seriesIdx   idxTable
+	seriesIdx   slab.Index
 	series      []series
 	freeSeries  []uint32
 	liveSeries  int
-	memberIdx   idxTable
+	memberIdx   slab.Index
 	members     []member
 	freeMembers []uint32
 	liveMembers int
@@ -36,9 +36,9 @@ type store struct {
 func newStore() store {
 	// index 0 of every slab unused so that 0 means "none"
 	return store{
-		seriesIdx:    newIdxTable(),
+		seriesIdx:    slab.NewIndex(),
 		series:       make([]series, 1),
-		memberIdx:    newIdxTable(),
+		memberIdx:    slab.NewIndex(),
 		members:      make([]member, 1),
 		metricIdx:    map[uint64]uint32{},
 		metricStates: make([]metricState, 1),
@@ -48,10 +48,10 @@ func newStore() store {
 }
 
 // findMember returns the member of identity h.
-func (g *store) findMember(h uint64) (uint32, bool) { return g.memberIdx.find(h, g.memberKey) }
+func (g *store) findMember(h uint64) (uint32, bool) { return g.memberIdx.Find(h, g.memberKey) }
 
 // findSeries returns the output series of identity h.
-func (g *store) findSeries(h uint64) (uint32, bool) { return g.seriesIdx.find(h, g.seriesKey) }
+func (g *store) findSeries(h uint64) (uint32, bool) { return g.seriesIdx.Find(h, g.seriesKey) }
 
 // shareFull reports whether the share key already holds limit members.
 func (g *store) shareFull(key uint64, limit int) bool {
@@ -104,7 +104,7 @@ func (g *store) releaseMetricIfUnused(i uint32) {
 // newSeries creates the output series of identity h in metric ms's budget (regular or overflow)
 // and share shareKey.
 func (g *store) newSeries(h uint64, ms uint32, shareKey uint64, k kind, mono bool, agg aggKind, overflow bool) uint32 {
-	si := slot(&g.series, &g.freeSeries, growSlab)
+	si := slot(&g.series, &g.freeSeries, slab.Grow)
 	s := &g.series[si]
 	*s = series{hash: h, share: g.shareOf(shareKey, ms), flags: fLive | fInt, kind: k, agg: agg}
 	if mono {
@@ -121,13 +121,13 @@ func (g *store) newSeries(h uint64, ms uint32, shareKey uint64, k kind, mono boo
 	if k == kGauge && s.agg != aggSum {
 		s.ext = &seriesExt{}
 	}
-	g.seriesIdx.insert(h, si)
+	g.seriesIdx.Insert(h, si)
 	g.liveSeries++
 	return si
 }
 
 func (g *store) newMember(h uint64, si uint32, now int64) uint32 {
-	mi := slot(&g.members, &g.freeMembers, growSlab)
+	mi := slot(&g.members, &g.freeMembers, slab.Grow)
 	s := &g.series[si]
 	g.members[mi] = member{hash: h, series: si, lastSeen: now, flags: fLive | fInt, next: s.head}
 	if s.head != 0 {
@@ -136,7 +136,7 @@ func (g *store) newMember(h uint64, si uint32, now int64) uint32 {
 	s.head = mi
 	s.members++
 	g.shares[s.share].members++
-	g.memberIdx.insert(h, mi)
+	g.memberIdx.Insert(h, mi)
 	g.liveMembers++
 	return mi
 }
@@ -169,7 +169,7 @@ func (g *store) sweep(cutoff int64) (evicted int) {
 		}
 		s.members--
 		g.shares[s.share].members--
-		g.memberIdx.remove(m.hash, uint32(mi))
+		g.memberIdx.Remove(m.hash, uint32(mi))
 		*m = member{}
 		g.freeMembers = append(g.freeMembers, uint32(mi))
 		g.liveMembers--
@@ -189,7 +189,7 @@ func (g *store) sweep(cutoff int64) (evicted int) {
 			g.regularTotal--
 		}
 		g.releaseMetricIfUnused(metric)
-		g.seriesIdx.remove(s.hash, uint32(si))
+		g.seriesIdx.Remove(s.hash, uint32(si))
 		*s = series{}
 		g.freeSeries = append(g.freeSeries, uint32(si))
 		g.liveSeries--
@@ -202,12 +202,8 @@ func (g *store) memberKey(i uint32) uint64 { return g.members[i].hash }
 
 func (g *store) seriesKey(i uint32) uint64 { return g.series[i].hash }
 
-// The store's performance tricks, each measured by BenchmarkTricks (tricks_test.go); the
-// switches exist for that benchmark only.
-var (
-	warmIndex = true // warmMembers
-	hugePages = true // adviseHuge
-)
+// warmIndex switches warmMembers (on unless BenchmarkTricks measures without it).
+var warmIndex = true
 
 // warmMembers touches the index slots and member entries of keys in a tight loop. With many
 // tracked series every lookup is a cache (and TLB) miss; issued back to back, independent misses
@@ -216,11 +212,9 @@ func (g *store) warmMembers(keys []uint64) {
 	if !warmIndex {
 		return
 	}
-	t := &g.memberIdx
 	var sink uint64
 	for _, h := range keys {
-		s := t.slots[t.home(uint32(h>>32))]
-		if idx := uint32(s); idx != 0 && int(idx) < len(g.members) {
+		if idx := g.memberIdx.Peek(h); idx != 0 && int(idx) < len(g.members) {
 			sink += g.members[idx].hash
 		}
 	}
@@ -243,18 +237,4 @@ func slot[T any](slab *[]T, free *[]uint32, grow func([]T) []T) uint32 {
 func appendZero[T any](s []T) []T {
 	var zero T
 	return append(s, zero)
-}
-
-// growSlab appends one zero element, growing large slabs by 1.25x into memory advised for
-// huge pages (see adviseHuge).
-func growSlab[T any](s []T) []T {
-	if len(s) < cap(s) {
-		return s[:len(s)+1]
-	}
-	n := max(16, cap(s)+cap(s)/4)
-	ns := make([]T, len(s)+1, n)
-	var zero T
-	adviseHuge(unsafe.Pointer(unsafe.SliceData(ns)), uintptr(n)*unsafe.Sizeof(zero))
-	copy(ns, s)
-	return ns
 }

@@ -3,7 +3,7 @@
 
 //go:build linux
 
-package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
+package slab
 
 import (
 	"syscall"
@@ -16,7 +16,7 @@ import (
 // nearly each one a TLB miss as well. Advisory only: errors are ignored.
 func adviseHuge(p unsafe.Pointer, size uintptr) {
 	const hugePage = 2 << 20
-	if !hugePages || size < 2*hugePage {
+	if !HugePages || size < 2*hugePage {
 		return
 	}
 	all := unsafe.Slice((*byte)(p), size)
