@@ -4,8 +4,6 @@
 package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
 
 import (
-	"math"
-
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
@@ -112,14 +110,5 @@ func finalizeExp(s *series, e *touchedEntry) {
 		o.SetStartTimestamp(pcommon.Timestamp(s.start))
 	}
 	x.exp.CopyTo(o)
-	o.SetCount(x.count)
-	o.SetSum(x.sum)
-	if x.hasMinMax {
-		if !math.IsInf(x.min, 1) {
-			o.SetMin(x.min)
-		}
-		if !math.IsInf(x.max, -1) {
-			o.SetMax(x.max)
-		}
-	}
+	setCountSumMinMax(o, x)
 }

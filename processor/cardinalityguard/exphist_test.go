@@ -10,20 +10,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
-// deltaExp turns every exponential histogram of md into a delta one.
+// deltaExp turns the one metric of md (an exponential histogram) into a delta one.
 func deltaExp(md pmetric.Metrics) pmetric.Metrics {
-	rms := md.ResourceMetrics()
-	for i := 0; i < rms.Len(); i++ {
-		sms := rms.At(i).ScopeMetrics()
-		for j := 0; j < sms.Len(); j++ {
-			ms := sms.At(j).Metrics()
-			for k := 0; k < ms.Len(); k++ {
-				if ms.At(k).Type() == pmetric.MetricTypeExponentialHistogram {
-					ms.At(k).ExponentialHistogram().SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
-				}
-			}
-		}
-	}
+	m := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0)
+	m.ExponentialHistogram().SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
 	return md
 }
 

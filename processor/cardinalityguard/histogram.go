@@ -88,6 +88,26 @@ func initHistExt(s *series, dp pmetric.HistogramDataPoint) {
 	s.ext = &seriesExt{bounds: b, counts: make([]uint64, len(b)+1)}
 }
 
+// setCountSumMinMax writes the merged count, sum, min and max of a histogram of either kind
+// into its output point.
+func setCountSumMinMax[P interface {
+	SetCount(uint64)
+	SetSum(float64)
+	SetMin(float64)
+	SetMax(float64)
+}](o P, x *seriesExt) {
+	o.SetCount(x.count)
+	o.SetSum(x.sum)
+	if x.hasMinMax {
+		if !math.IsInf(x.min, 1) {
+			o.SetMin(x.min)
+		}
+		if !math.IsInf(x.max, -1) {
+			o.SetMax(x.max)
+		}
+	}
+}
+
 func combineMinMax(x *seriesExt, hasMin bool, mn float64, hasMax bool, mx float64) {
 	if !hasMin && !hasMax {
 		return
@@ -207,14 +227,5 @@ func finalizeHist(s *series, o pmetric.HistogramDataPoint) {
 	o.SetStartTimestamp(pcommon.Timestamp(s.start))
 	o.ExplicitBounds().FromRaw(x.bounds)
 	o.BucketCounts().FromRaw(x.counts)
-	o.SetCount(x.count)
-	o.SetSum(x.sum)
-	if x.hasMinMax {
-		if !math.IsInf(x.min, 1) {
-			o.SetMin(x.min)
-		}
-		if !math.IsInf(x.max, -1) {
-			o.SetMax(x.max)
-		}
-	}
+	setCountSumMinMax(o, x)
 }
