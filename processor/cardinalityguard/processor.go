@@ -60,10 +60,10 @@ type guard struct {
 	// store is the state that outlives a call (store.go); its fields are promoted
 	store
 
-	epoch            uint32
-	membersPerMetric int // effective max_members_per_metric
+	epoch            uint32 // counts exports: a series whose epoch is current has an output point
+	membersPerMetric int    // effective max_members_per_metric
 
-	// per-batch scratch, reused
+	// the identity hasher (seeded once) and the points' scratch buffers, reused
 	h      hasher
 	vbuf   []byte
 	sbuf   []byte

@@ -14,7 +14,8 @@ import "unsafe"
 // tombstones) never touch the slab; a lookup confirms a tag match against the full key
 // stored in the slab entry it is about to use anyway. At a load factor of at most 3/4
 // that is 8-16 bytes per entry and one cache miss per lookup, against about 30 bytes and
-// two misses for a map[uint64]uint32.
+// two misses for a map[uint64]uint32. BenchmarkIndex: 16.8 against 37.7 bytes per entry at 1M
+// entries (21.0 against 23.7 at 100k); lookups 263 against 376 ns (medians, noisy).
 type Index struct {
 	slots []uint64
 	shift uint8 // 64 - log2(len(slots))
