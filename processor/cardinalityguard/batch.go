@@ -168,23 +168,25 @@ func (g *guard) touch(c *mctx, si uint32, attrs pcommon.Map, ps *pointScan) *tou
 	e := &g.batch.touched[len(g.batch.touched)-1]
 	om := g.outMetric(c)
 	overflow := s.flags&fOverflow != 0
+	var dst pcommon.Map
 	switch c.kind {
 	case kGauge:
 		e.num = om.Gauge().DataPoints().AppendEmpty()
-		g.buildAttrs(c, e.num.Attributes(), attrs, overflow, ps)
+		dst = e.num.Attributes()
 	case kCumSum, kDeltaSum:
 		e.num = om.Sum().DataPoints().AppendEmpty()
-		g.buildAttrs(c, e.num.Attributes(), attrs, overflow, ps)
+		dst = e.num.Attributes()
 	case kCumHist, kDeltaHist:
 		e.hist = om.Histogram().DataPoints().AppendEmpty()
-		g.buildAttrs(c, e.hist.Attributes(), attrs, overflow, ps)
+		dst = e.hist.Attributes()
 	case kCumExp, kDeltaExp:
 		e.exp = om.ExponentialHistogram().DataPoints().AppendEmpty()
-		g.buildAttrs(c, e.exp.Attributes(), attrs, overflow, ps)
+		dst = e.exp.Attributes()
 	case kSummary:
 		e.sum = om.Summary().DataPoints().AppendEmpty()
-		g.buildAttrs(c, e.sum.Attributes(), attrs, overflow, ps)
+		dst = e.sum.Attributes()
 	}
+	g.buildAttrs(c, dst, attrs, overflow, ps)
 	return e
 }
 

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/metadatatest"
 )
@@ -33,8 +34,9 @@ func TestStaleSweepsRunOnATicker(t *testing.T) {
 	in.sum("r1", "hits_total", false, attrs("route", "/a", "user_id", "u2"), 1, 10, 1)
 	in.sum("r1", "hits_total", false, attrs("route", "/b", "user_id", "u3"), 1, 10, 1)
 	require.NoError(t, p.ConsumeMetrics(context.Background(), in.md))
-	require.Equal(t, int64(2), gaugeValue(t, tt, "otelcol_processor_cardinality_guard_series_active"))
-	require.Equal(t, int64(3), gaugeValue(t, tt, "otelcol_processor_cardinality_guard_members_active"))
+	ignore := metricdatatest.IgnoreTimestamp()
+	metadatatest.AssertEqualProcessorCardinalityGuardSeriesActive(t, tt, []metricdata.DataPoint[int64]{{Value: 2}}, ignore)
+	metadatatest.AssertEqualProcessorCardinalityGuardMembersActive(t, tt, []metricdata.DataPoint[int64]{{Value: 3}}, ignore)
 
 	// nothing more is sent: only the ticker can forget the series
 	require.Eventually(t, func() bool {
@@ -45,18 +47,10 @@ func TestStaleSweepsRunOnATicker(t *testing.T) {
 		dps := m.Data.(metricdata.Sum[int64]).DataPoints
 		return len(dps) == 1 && dps[0].Value == 2
 	}, 10*time.Second, 20*time.Millisecond)
-	require.Equal(t, int64(0), gaugeValue(t, tt, "otelcol_processor_cardinality_guard_series_active"))
-	require.Equal(t, int64(0), gaugeValue(t, tt, "otelcol_processor_cardinality_guard_members_active"))
+	metadatatest.AssertEqualProcessorCardinalityGuardEvictedSeries(t, tt, []metricdata.DataPoint[int64]{{Value: 2}}, ignore)
+	metadatatest.AssertEqualProcessorCardinalityGuardSeriesActive(t, tt, []metricdata.DataPoint[int64]{{Value: 0}}, ignore)
+	metadatatest.AssertEqualProcessorCardinalityGuardMembersActive(t, tt, []metricdata.DataPoint[int64]{{Value: 0}}, ignore)
 
 	require.NoError(t, p.Shutdown(context.Background()))
 	require.NoError(t, p.Shutdown(context.Background()), "a second Shutdown is harmless")
-}
-
-func gaugeValue(t *testing.T, tt *componenttest.Telemetry, name string) int64 {
-	t.Helper()
-	m, err := tt.GetMetric(name)
-	require.NoError(t, err)
-	dps := m.Data.(metricdata.Sum[int64]).DataPoints
-	require.Len(t, dps, 1)
-	return dps[0].Value
 }
