@@ -272,7 +272,8 @@ func (g *guard) memberSum(attrs pcommon.Map) uint64 {
 	var sum uint64
 	for k, v := range attrs.All() {
 		// strForm's call skipped for the common non-empty string (Str is "" for other types):
-		// every attribute of every point is hashed here (guard_strip: -10% instructions)
+		// every attribute of every point is hashed here (guard_strip: 12% fewer of the guard's own
+		// instructions, callgrind)
 		sv := v.Str()
 		if sv == "" {
 			sv = g.strForm(v)
