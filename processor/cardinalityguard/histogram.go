@@ -124,7 +124,9 @@ func combineMinMax(x *seriesExt, hasMin bool, mn float64, hasMax bool, mx float6
 	}
 }
 
-func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
+// histPoint admits a histogram point, runs the shared prologue, maps its buckets into the
+// series' bounds and hands it to its kind's merge.
+func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64, merge histMerge) {
 	if !g.admit(dp.Timestamp()) {
 		return
 	}
@@ -132,7 +134,7 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
 	if !ok {
 		return
 	}
-	r, s, o, first := mp.r, mp.s, mp.e.hist, mp.first
+	s := mp.s
 	initHistExt(s, dp)
 	x := s.ext
 	mapped := g.mapBuckets(dp, x.bounds)
@@ -142,38 +144,60 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
 	for _, v := range mapped {
 		count = satAddU(count, v)
 	}
-	if c.kind == kDeltaHist {
-		sum := g.finiteSum(dp.Sum(), 0)
-		if first {
-			o.ExplicitBounds().FromRaw(x.bounds)
-			o.BucketCounts().FromRaw(mapped)
-			o.SetCount(count)
-			o.SetSum(sum)
-			if dp.HasMin() {
-				o.SetMin(dp.Min())
-			}
-			if dp.HasMax() {
-				o.SetMax(dp.Max())
-			}
-			return
-		}
-		bc := o.BucketCounts()
-		for i, v := range mapped {
-			if i < bc.Len() {
-				bc.SetAt(i, satAddU(bc.At(i), v))
-			}
-		}
-		o.SetCount(satAddU(o.Count(), count))
-		o.SetSum(satF(o.Sum() + sum))
-		if dp.HasMin() && (!o.HasMin() || dp.Min() < o.Min()) {
+	merge(g, dp, mapped, count, mp)
+}
+
+// histMerge merges one admitted histogram point (its buckets mapped into the series' bounds,
+// their total count) into its series' state and output point: one per temporality, chosen once
+// per metric by histMergeOf.
+type histMerge func(g *guard, dp pmetric.HistogramDataPoint, mapped []uint64, count uint64, mp merging)
+
+func histMergeOf(k kind) histMerge {
+	if k == kDeltaHist {
+		return (*guard).mergeDeltaHist
+	}
+	return (*guard).mergeCumHist
+}
+
+// mergeDeltaHist adds a delta point into the export's output point: delta histograms keep no
+// state across exports (no member), the output point is the accumulator.
+func (g *guard) mergeDeltaHist(dp pmetric.HistogramDataPoint, mapped []uint64, count uint64, mp merging) {
+	o, x := mp.e.hist, mp.s.ext
+	sum := g.finiteSum(dp.Sum(), 0)
+	if mp.first {
+		o.ExplicitBounds().FromRaw(x.bounds)
+		o.BucketCounts().FromRaw(mapped)
+		o.SetCount(count)
+		o.SetSum(sum)
+		if dp.HasMin() {
 			o.SetMin(dp.Min())
 		}
-		if dp.HasMax() && (!o.HasMax() || dp.Max() > o.Max()) {
+		if dp.HasMax() {
 			o.SetMax(dp.Max())
 		}
 		return
 	}
-	// cumulative
+	bc := o.BucketCounts()
+	for i, v := range mapped {
+		if i < bc.Len() {
+			bc.SetAt(i, satAddU(bc.At(i), v))
+		}
+	}
+	o.SetCount(satAddU(o.Count(), count))
+	o.SetSum(satF(o.Sum() + sum))
+	if dp.HasMin() && (!o.HasMin() || dp.Min() < o.Min()) {
+		o.SetMin(dp.Min())
+	}
+	if dp.HasMax() && (!o.HasMax() || dp.Max() > o.Max()) {
+		o.SetMax(dp.Max())
+	}
+}
+
+// mergeCumHist applies the member's increase since its last point to the series' buckets (a
+// reset, a new start time or a falling bucket within one source layout, counts the whole point).
+func (g *guard) mergeCumHist(dp pmetric.HistogramDataPoint, mapped []uint64, count uint64, mp merging) {
+	r, s := mp.r, mp.s
+	x := s.ext
 	m := &g.members[r.mi]
 	var sum float64
 	var layout uint64

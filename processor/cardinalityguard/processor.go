@@ -224,7 +224,8 @@ func (g *guard) processMetric(rm pmetric.ResourceMetrics, sm pmetric.ScopeMetric
 		c.rules = r
 	}
 	c.ms = g.metricState(g.h.str(m.Name()), c.rules.limit)
-	merge := numberMergeOf(c.kind) // the kind is decided here, once per metric
+	// the kind is decided here, once per metric
+	merge, hmerge := numberMergeOf(c.kind), histMergeOf(c.kind)
 	pre := false
 	if dps, ok := pmetricutil.NumberDataPoints(m); ok {
 		pre = g.prefetch(&c, dps)
@@ -236,7 +237,7 @@ func (g *guard) processMetric(rm pmetric.ResourceMetrics, sm pmetric.ScopeMetric
 			}
 			g.numberPoint(&c, dp, now, merge)
 		},
-		Histogram:    func(_ int, dp pmetric.HistogramDataPoint) { g.histPoint(&c, dp, now) },
+		Histogram:    func(_ int, dp pmetric.HistogramDataPoint) { g.histPoint(&c, dp, now, hmerge) },
 		ExpHistogram: func(_ int, dp pmetric.ExponentialHistogramDataPoint) { g.expPoint(&c, dp, now) },
 		Summary:      func(_ int, dp pmetric.SummaryDataPoint) { g.summaryPoint(&c, dp, now) },
 	}.Walk(m)
