@@ -30,7 +30,7 @@ func TestFarFuturePointIsDroppedAndCounted(t *testing.T) {
 	dp.SetTimestamp(pcommon.Timestamp(math.MaxInt64))
 	dp.SetIntValue(1000)
 	assert.Empty(t, flatten(t, run(t, g, in.md)), "a far-future point creates no series")
-	assert.Equal(t, int64(1), g.lifetime.dropped[dropFuture])
+	assert.Equal(t, int64(1), totalsOf(g).dropped[dropFuture])
 
 	for i, v := range []int64{2000, 3000} {
 		clk.advance(time.Second)
@@ -43,7 +43,7 @@ func TestFarFuturePointIsDroppedAndCounted(t *testing.T) {
 	in = newBuilder()
 	in.sum("r1", "ff_total", false, attrs("user_id", "a"), now-60, now+int64(testConfig().MaxFuture/time.Second)-1, 3500)
 	assert.Equal(t, 3500.0, only(t, flatten(t, run(t, g, in.md)), "ff_total").value)
-	assert.Equal(t, int64(1), g.lifetime.dropped[dropFuture])
+	assert.Equal(t, int64(1), totalsOf(g).dropped[dropFuture])
 }
 
 // Defect 3: member a=5 at t, then member b=7 at t-1s: the merged 12 used to be stamped t-1s
@@ -93,7 +93,7 @@ func TestNaNHistogramSumIsNotFolded(t *testing.T) {
 		assert.Equal(t, float64(i+1), only(t, pts, "h").value, "the counts of a NaN-sum point still count")
 		assert.Equal(t, want, only(t, pts, "s").sum, "summary sum after point %d", i)
 	}
-	assert.Equal(t, int64(4), g.lifetime.dropped[dropNonFinite])
+	assert.Equal(t, int64(4), totalsOf(g).dropped[dropNonFinite])
 }
 
 // Defect 4: two int64-max counter members wrapped to -2; two gauge members at 1.7e308 merged
@@ -134,7 +134,7 @@ func TestExpHistogramNeverBelowScaleMinus4(t *testing.T) {
 	}
 	in.expHist("r1", "wide", attrs("user_id", "a"), 1, 10, 0, 0, wide, 0)
 	assert.Empty(t, flatten(t, run(t, g, in.md)), "dropped points create no series")
-	assert.Equal(t, int64(2), g.lifetime.dropped[dropUnsupportedScale])
+	assert.Equal(t, int64(2), totalsOf(g).dropped[dropUnsupportedScale])
 
 	// A merge that needs a coarser scale goes down to -4 and no further.
 	in = newBuilder()
@@ -160,7 +160,7 @@ func TestPointWithoutValueIsDropped(t *testing.T) {
 	pts := flatten(t, run(t, g, in.md))
 	assert.Equal(t, 5.0, only(t, pts, "nv_total").value)
 	assert.Equal(t, 3.0, only(t, pts, "nv_gauge").value)
-	assert.Equal(t, int64(2), g.lifetime.dropped[dropInvalid])
+	assert.Equal(t, int64(2), totalsOf(g).dropped[dropInvalid])
 }
 
 // Defect 8: a histogram point whose count differs from the sum of its buckets made the exported
@@ -195,7 +195,7 @@ func TestMemberPoolIsSharedPerMetric(t *testing.T) {
 	pts := flatten(t, run(t, g, in.md))
 	assert.Equal(t, 4.0, only(t, pts, "flood_total").value, "the flooding metric keeps its share")
 	assert.Equal(t, 3.0, only(t, pts, "innocent_total").value, "another metric's new members still count")
-	assert.Equal(t, int64(4), g.lifetime.dropped[dropMemberLimit])
+	assert.Equal(t, int64(4), totalsOf(g).dropped[dropMemberLimit])
 }
 
 // Defect 5: one service exploding user_id on a metric name that another service also sends
@@ -227,7 +227,7 @@ func TestMemberShareIsPerMetricAndService(t *testing.T) {
 	}
 	assert.Equal(t, 4.0, flood, "the flooding service keeps its share: %v", pts)
 	assert.Equal(t, 3.0, innocent, "the innocent service's new series of the same metric still count: %v", pts)
-	assert.Equal(t, int64(6), g.lifetime.dropped[dropMemberLimit])
+	assert.Equal(t, int64(6), totalsOf(g).dropped[dropMemberLimit])
 
 	// a later batch: the innocent service still creates new members, the flood stays capped
 	in = newBuilder()
@@ -240,7 +240,7 @@ func TestMemberShareIsPerMetricAndService(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 8.0, innocent)
-	assert.Equal(t, int64(7), g.lifetime.dropped[dropMemberLimit])
+	assert.Equal(t, int64(7), totalsOf(g).dropped[dropMemberLimit])
 }
 
 // Defect 8: a cumulative histogram whose bucket layout changes between points (a producer

@@ -34,13 +34,14 @@ func createMetricsProcessor(ctx context.Context, set processor.Settings, cfg com
 		return nil, err
 	}
 	g := newGuard(pcfg, tel)
+	if g.initErr != nil {
+		return nil, g.initErr
+	}
 	return processorhelper.NewMetrics(ctx, set, cfg, next, g.processMetrics,
 		// output points are built fresh, but the attributes of the first point of each
 		// output series are moved out of the input instead of copied
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
-		processorhelper.WithShutdown(func(context.Context) error {
-			tel.Shutdown()
-			return nil
-		}),
+		processorhelper.WithStart(g.start),
+		processorhelper.WithShutdown(g.shutdown),
 	)
 }

@@ -66,8 +66,8 @@ func FuzzProcessMetrics(f *testing.F) {
 			}
 			require.LessOrEqual(t, g.regularTotal, cfg.MaxSeriesTotal)
 			require.LessOrEqual(t, g.liveMembers, cfg.MaxMembers)
-			require.Equal(t, g.seriesIdx.len(), g.liveSeries)
-			require.Equal(t, g.memberIdx.len(), g.liveMembers)
+			require.Equal(t, g.seriesIdx.Len(), g.liveSeries)
+			require.Equal(t, g.memberIdx.Len(), g.liveMembers)
 			clk.advance(3 * time.Minute)
 		}
 	})

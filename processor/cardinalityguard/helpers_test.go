@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,10 +46,62 @@ func newTestGuard(t testing.TB, cfg *Config) (*guard, *fakeClock) {
 	return g, clk
 }
 
+// totals sums the per-export counters of every batch a guard processed through run, and the
+// series its stale sweeps evicted, for the tests that assert on counts over several exports
+// (the guard itself keeps none).
+var totals = struct {
+	sync.Mutex
+	of map[*guard]*totalCounters
+}{of: map[*guard]*totalCounters{}}
+
+type totalCounters struct {
+	counters
+	evicted   int64
+	lastSweep int64 // the fake clock's time of the last simulated tick
+}
+
+// totalsOf returns the counters summed over all batches g processed through run.
+func totalsOf(g *guard) totalCounters {
+	totals.Lock()
+	defer totals.Unlock()
+	if c := totals.of[g]; c != nil {
+		return *c
+	}
+	return totalCounters{}
+}
+
 // run processes one batch; a batch that produced nothing returns an empty Metrics.
 func run(t testing.TB, g *guard, md pmetric.Metrics) pmetric.Metrics {
 	t.Helper()
-	out, err := g.processMetrics(context.Background(), md)
+	ctx := context.Background()
+	totals.Lock()
+	sum := totals.of[g]
+	if sum == nil {
+		sum = &totalCounters{}
+		totals.of[g] = sum
+		t.Cleanup(func() {
+			totals.Lock()
+			delete(totals.of, g)
+			totals.Unlock()
+		})
+	}
+	// the stale sweeps of Start's ticker, at the guard's (fake) clock: one every stale_after/4
+	if now := g.now().UnixNano(); sum.lastSweep == 0 {
+		sum.lastSweep = now
+	} else if now-sum.lastSweep >= int64(g.cfg.StaleAfter)/4 {
+		sum.lastSweep = now
+		sum.evicted += int64(g.sweepStale(ctx))
+	}
+	totals.Unlock()
+	out, err := g.processMetrics(ctx, md)
+	totals.Lock()
+	sum.overflow += g.batch.cnt.overflow
+	sum.stripped += g.batch.cnt.stripped
+	sum.rewritten += g.batch.cnt.rewritten
+	for r, d := range g.batch.cnt.dropped {
+		sum.dropped[r] += d
+	}
+	totals.Unlock()
 	if errors.Is(err, processorhelper.ErrSkipProcessingData) {
 		return pmetric.NewMetrics()
 	}

@@ -88,6 +88,26 @@ func initHistExt(s *series, dp pmetric.HistogramDataPoint) {
 	s.ext = &seriesExt{bounds: b, counts: make([]uint64, len(b)+1)}
 }
 
+// setCountSumMinMax writes the merged count, sum, min and max of a histogram of either kind
+// into its output point.
+func setCountSumMinMax[P interface {
+	SetCount(uint64)
+	SetSum(float64)
+	SetMin(float64)
+	SetMax(float64)
+}](o P, x *seriesExt) {
+	o.SetCount(x.count)
+	o.SetSum(x.sum)
+	if x.hasMinMax {
+		if !math.IsInf(x.min, 1) {
+			o.SetMin(x.min)
+		}
+		if !math.IsInf(x.max, -1) {
+			o.SetMax(x.max)
+		}
+	}
+}
+
 func combineMinMax(x *seriesExt, hasMin bool, mn float64, hasMax bool, mx float64) {
 	if !hasMin && !hasMax {
 		return
@@ -104,25 +124,17 @@ func combineMinMax(x *seriesExt, hasMin bool, mn float64, hasMax bool, mx float6
 	}
 }
 
-func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
+// histPoint admits a histogram point, runs the shared prologue, maps its buckets into the
+// series' bounds and hands it to its kind's merge.
+func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64, merge histMerge) {
 	if !g.admit(dp.Timestamp()) {
 		return
 	}
-	r := g.resolve(c, dp.Attributes(), now)
-	if !r.ok {
+	mp, ok := g.openPoint(c, &inPoint{dp.Attributes(), dp.StartTimestamp(), dp.Timestamp(), dp.Flags().NoRecordedValue(), dp.Exemplars(), true}, now)
+	if !ok {
 		return
 	}
-	s := &g.series[r.si]
-	first := s.epoch != g.epoch
-	e := g.touch(c, r.si, dp.Attributes())
-	o := e.hist
-	st, ts := mergeTimes(o.StartTimestamp(), o.Timestamp(), first, dp.StartTimestamp(), dp.Timestamp())
-	o.SetStartTimestamp(st)
-	o.SetTimestamp(ts)
-	addExemplars(o.Exemplars(), dp.Exemplars(), g.cfg.MaxExemplarsPerPoint)
-	if dp.Flags().NoRecordedValue() {
-		return
-	}
+	s := mp.s
 	initHistExt(s, dp)
 	x := s.ext
 	mapped := g.mapBuckets(dp, x.bounds)
@@ -132,38 +144,60 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
 	for _, v := range mapped {
 		count = satAddU(count, v)
 	}
-	if c.kind == kDeltaHist {
-		sum := g.finiteSum(dp.Sum(), 0)
-		if first {
-			o.ExplicitBounds().FromRaw(x.bounds)
-			o.BucketCounts().FromRaw(mapped)
-			o.SetCount(count)
-			o.SetSum(sum)
-			if dp.HasMin() {
-				o.SetMin(dp.Min())
-			}
-			if dp.HasMax() {
-				o.SetMax(dp.Max())
-			}
-			return
-		}
-		bc := o.BucketCounts()
-		for i, v := range mapped {
-			if i < bc.Len() {
-				bc.SetAt(i, satAddU(bc.At(i), v))
-			}
-		}
-		o.SetCount(satAddU(o.Count(), count))
-		o.SetSum(satF(o.Sum() + sum))
-		if dp.HasMin() && (!o.HasMin() || dp.Min() < o.Min()) {
+	merge(g, dp, mapped, count, mp)
+}
+
+// histMerge merges one admitted histogram point (its buckets mapped into the series' bounds,
+// their total count) into its series' state and output point: one per temporality, chosen once
+// per metric by histMergeOf.
+type histMerge func(g *guard, dp pmetric.HistogramDataPoint, mapped []uint64, count uint64, mp merging)
+
+func histMergeOf(k kind) histMerge {
+	if k == kDeltaHist {
+		return (*guard).mergeDeltaHist
+	}
+	return (*guard).mergeCumHist
+}
+
+// mergeDeltaHist adds a delta point into the export's output point: delta histograms keep no
+// state across exports (no member), the output point is the accumulator.
+func (g *guard) mergeDeltaHist(dp pmetric.HistogramDataPoint, mapped []uint64, count uint64, mp merging) {
+	o, x := mp.e.hist, mp.s.ext
+	sum := g.finiteSum(dp.Sum(), 0)
+	if mp.first {
+		o.ExplicitBounds().FromRaw(x.bounds)
+		o.BucketCounts().FromRaw(mapped)
+		o.SetCount(count)
+		o.SetSum(sum)
+		if dp.HasMin() {
 			o.SetMin(dp.Min())
 		}
-		if dp.HasMax() && (!o.HasMax() || dp.Max() > o.Max()) {
+		if dp.HasMax() {
 			o.SetMax(dp.Max())
 		}
 		return
 	}
-	// cumulative
+	bc := o.BucketCounts()
+	for i, v := range mapped {
+		if i < bc.Len() {
+			bc.SetAt(i, satAddU(bc.At(i), v))
+		}
+	}
+	o.SetCount(satAddU(o.Count(), count))
+	o.SetSum(satF(o.Sum() + sum))
+	if dp.HasMin() && (!o.HasMin() || dp.Min() < o.Min()) {
+		o.SetMin(dp.Min())
+	}
+	if dp.HasMax() && (!o.HasMax() || dp.Max() > o.Max()) {
+		o.SetMax(dp.Max())
+	}
+}
+
+// mergeCumHist applies the member's increase since its last point to the series' buckets (a
+// reset, a new start time or a falling bucket within one source layout, counts the whole point).
+func (g *guard) mergeCumHist(dp pmetric.HistogramDataPoint, mapped []uint64, count uint64, mp merging) {
+	r, s := mp.r, mp.s
+	x := s.ext
 	m := &g.members[r.mi]
 	var sum float64
 	var layout uint64
@@ -176,7 +210,7 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64) {
 		layout = layoutOf(dp, x.bounds)
 	} else {
 		if uint64(dp.Timestamp()) < m.ts {
-			g.cnt.dropped[dropOutOfOrder]++
+			g.batch.cnt.dropped[dropOutOfOrder]++
 			return
 		}
 		// A bucket that falls is a reset only within one source layout: mapped into the
@@ -217,87 +251,5 @@ func finalizeHist(s *series, o pmetric.HistogramDataPoint) {
 	o.SetStartTimestamp(pcommon.Timestamp(s.start))
 	o.ExplicitBounds().FromRaw(x.bounds)
 	o.BucketCounts().FromRaw(x.counts)
-	o.SetCount(x.count)
-	o.SetSum(x.sum)
-	if x.hasMinMax {
-		if !math.IsInf(x.min, 1) {
-			o.SetMin(x.min)
-		}
-		if !math.IsInf(x.max, -1) {
-			o.SetMax(x.max)
-		}
-	}
-}
-
-// Summaries cannot be merged: quantiles of different members do not combine. Count and
-// sum are cumulative and merge like a cumulative sum (per-member latest value, resets
-// carried). Quantiles are emitted only while the output series has exactly one member
-// (then they are that member's own quantiles); a series that merges several members is
-// emitted with count and sum only. Either way there is one point per identity.
-func (g *guard) summaryPoint(c *mctx, dp pmetric.SummaryDataPoint, now int64) {
-	if !g.admit(dp.Timestamp()) {
-		return
-	}
-	r := g.resolve(c, dp.Attributes(), now)
-	if !r.ok {
-		return
-	}
-	s := &g.series[r.si]
-	first := s.epoch != g.epoch
-	e := g.touch(c, r.si, dp.Attributes())
-	o := e.sum
-	st, ts := mergeTimes(o.StartTimestamp(), o.Timestamp(), first, dp.StartTimestamp(), dp.Timestamp())
-	o.SetStartTimestamp(st)
-	o.SetTimestamp(ts)
-	if dp.Flags().NoRecordedValue() {
-		return
-	}
-	if s.ext == nil {
-		s.ext = &seriesExt{}
-	}
-	x := s.ext
-	m := &g.members[r.mi]
-	var sum float64
-	if r.newMember {
-		if s.start == 0 {
-			s.start = uint64(dp.StartTimestamp())
-		}
-		m.ext = &memberExt{}
-		sum = g.finiteSum(dp.Sum(), 0)
-	} else {
-		if uint64(dp.Timestamp()) < m.ts {
-			g.cnt.dropped[dropOutOfOrder]++
-			return
-		}
-		reset := uint64(dp.StartTimestamp()) != m.start || dp.Count() < m.ext.count
-		if reset {
-			sum = g.finiteSum(dp.Sum(), 0)
-		} else {
-			sum = g.finiteSum(dp.Sum(), m.ext.sum)
-			x.count -= min(x.count, m.ext.count)
-			x.sum -= m.ext.sum
-		}
-	}
-	x.count = satAddU(x.count, dp.Count())
-	x.sum = satF(x.sum + sum)
-	m.ext.count, m.ext.sum = dp.Count(), sum
-	m.start, m.ts = uint64(dp.StartTimestamp()), uint64(dp.Timestamp())
-	e.lastSum = dp
-	e.hasLastSum = true
-}
-
-func (g *guard) finalizeSummary(s *series, e *touchedEntry) {
-	x := s.ext
-	if x == nil {
-		return
-	}
-	o := e.sum
-	o.SetStartTimestamp(pcommon.Timestamp(s.start))
-	o.SetCount(x.count)
-	o.SetSum(x.sum)
-	if s.members == 1 && e.hasLastSum {
-		e.lastSum.QuantileValues().CopyTo(o.QuantileValues())
-	} else {
-		o.QuantileValues().RemoveIf(func(pmetric.SummaryDataPointValueAtQuantile) bool { return true })
-	}
+	setCountSumMinMax(o, x)
 }

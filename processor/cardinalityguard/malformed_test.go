@@ -107,5 +107,5 @@ func TestExpHistogramWithACountNotItsBucketsIsDropped(t *testing.T) {
 	for _, p := range pts {
 		assert.NotEqual(t, "lone", p.metric, "a dropped point creates no series")
 	}
-	assert.Equal(t, int64(5), g.lifetime.dropped[dropInvalid])
+	assert.Equal(t, int64(5), totalsOf(g).dropped[dropInvalid])
 }

@@ -390,7 +390,7 @@ func TestNaNValuesAreDroppedNotMerged(t *testing.T) {
 	in.gauge("r1", "inflight", attrs("user_id", "b"), 10, math.NaN())
 	p := only(t, flatten(t, run(t, g, in.md)), "inflight")
 	assert.Equal(t, 5.0, p.value)
-	assert.Equal(t, int64(1), g.lifetime.dropped[dropNonFinite])
+	assert.Equal(t, int64(1), totalsOf(g).dropped[dropNonFinite])
 }
 
 func TestIncomingOverflowSeriesJoinsOwnOverflow(t *testing.T) {

@@ -270,8 +270,8 @@ func runProperty(t *testing.T, seed uint64, steps int) {
 	require.Equal(t, float64(wantExp), expo.counted, "exponential histogram count: no observation lost or doubled")
 	require.Equal(t, deltaIn, deltaOut, "delta sums conserve the total exactly")
 	// the scenarios the invariants are about did happen
-	require.Positive(t, g.lifetime.overflow, "some points overflowed")
-	require.Positive(t, g.lifetime.evicted, "some series were evicted")
-	require.Positive(t, g.lifetime.dropped[dropOutOfOrder], "some out-of-order points were ignored")
-	require.Positive(t, g.lifetime.stripped, "labels were stripped")
+	require.Positive(t, totalsOf(g).overflow, "some points overflowed")
+	require.Positive(t, totalsOf(g).evicted, "some series were evicted")
+	require.Positive(t, totalsOf(g).dropped[dropOutOfOrder], "some out-of-order points were ignored")
+	require.Positive(t, totalsOf(g).stripped, "labels were stripped")
 }

@@ -3,7 +3,11 @@
 
 package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
 
-import "math"
+import (
+	"math"
+
+	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/expo"
+)
 
 // State layout. Output series and members (input series) live in two slabs indexed by
 // uint32 (index 0 is "none"), found through map[uint64]uint32 keyed by the identity hash.
@@ -70,11 +74,11 @@ type series struct {
 	emitted  uint64 // timestamp of the last output point (stateful kinds; see stampMonotonic)
 	ext      *seriesExt
 	lastSeen int64
-	share    uint32 // index into guard.shares (its metric and producer)
+	share    uint32 // index into store.shares (its metric and producer)
 	head     uint32 // first member
 	members  uint32
 	epoch    uint32 // batch in which it was last emitted
-	touched  uint32 // index into guard.touched when epoch is current
+	touched  uint32 // index into batch.touched when epoch is current
 	flags    uint8
 	kind     kind
 	agg      aggKind
@@ -90,7 +94,7 @@ type seriesExt struct {
 	sum       float64
 	min, max  float64
 	hasMinMax bool
-	exp       *expState
+	exp       *expo.State
 }
 
 // member is one input series contributing to an output series.
@@ -114,7 +118,7 @@ type memberExt struct {
 	count  uint64
 	sum    float64
 	layout uint64 // the source bucket layout of counts (see layoutOf)
-	exp    *expState
+	exp    *expo.State
 }
 
 // metricState is the series-budget bookkeeping of one metric name.
@@ -131,7 +135,7 @@ type metricState struct {
 // of an output series has the series' keep-label values, so a series belongs to one share.
 type share struct {
 	key     uint64 // combine(metric name hash, keep-label identity)
-	metric  uint32 // index into guard.metricStates
+	metric  uint32 // index into store.metricStates
 	series  int32  // output series holding this entry alive
 	members int32
 }

@@ -3,10 +3,12 @@
 package metadata
 
 import (
+	"context"
 	"errors"
 	"sync"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/embedded"
 	"go.opentelemetry.io/otel/trace"
 
 	"go.opentelemetry.io/collector/component"
@@ -28,10 +30,10 @@ type TelemetryBuilder struct {
 	registrations                            []metric.Registration
 	ProcessorCardinalityGuardDroppedPoints   metric.Int64Counter
 	ProcessorCardinalityGuardEvictedSeries   metric.Int64Counter
-	ProcessorCardinalityGuardMembersActive   metric.Int64UpDownCounter
+	ProcessorCardinalityGuardMembersActive   metric.Int64ObservableUpDownCounter
 	ProcessorCardinalityGuardOverflowPoints  metric.Int64Counter
 	ProcessorCardinalityGuardRewrittenValues metric.Int64Counter
-	ProcessorCardinalityGuardSeriesActive    metric.Int64UpDownCounter
+	ProcessorCardinalityGuardSeriesActive    metric.Int64ObservableUpDownCounter
 	ProcessorCardinalityGuardStrippedLabels  metric.Int64Counter
 }
 
@@ -44,6 +46,46 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterProcessorCardinalityGuardMembersActiveCallback sets callback for observable ProcessorCardinalityGuardMembersActive metric.
+func (builder *TelemetryBuilder) RegisterProcessorCardinalityGuardMembersActiveCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorCardinalityGuardMembersActive, obs: o})
+		return nil
+	}, builder.ProcessorCardinalityGuardMembersActive)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterProcessorCardinalityGuardSeriesActiveCallback sets callback for observable ProcessorCardinalityGuardSeriesActive metric.
+func (builder *TelemetryBuilder) RegisterProcessorCardinalityGuardSeriesActiveCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorCardinalityGuardSeriesActive, obs: o})
+		return nil
+	}, builder.ProcessorCardinalityGuardSeriesActive)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+type observerInt64 struct {
+	embedded.Int64Observer
+	inst metric.Int64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerInt64) Observe(value int64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveInt64(oi.inst, value, opts...)
 }
 
 // Shutdown unregister all registered callbacks for async instruments.
@@ -76,7 +118,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{series}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.ProcessorCardinalityGuardMembersActive, err = builder.meter.Int64UpDownCounter(
+	builder.ProcessorCardinalityGuardMembersActive, err = builder.meter.Int64ObservableUpDownCounter(
 		"otelcol_processor_cardinality_guard_members_active",
 		metric.WithDescription("Number of input series (members of a merged output series) currently tracked. [Development]"),
 		metric.WithUnit("{series}"),
@@ -94,7 +136,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{value}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.ProcessorCardinalityGuardSeriesActive, err = builder.meter.Int64UpDownCounter(
+	builder.ProcessorCardinalityGuardSeriesActive, err = builder.meter.Int64ObservableUpDownCounter(
 		"otelcol_processor_cardinality_guard_series_active",
 		metric.WithDescription("Number of output series currently tracked (including overflow series). [Development]"),
 		metric.WithUnit("{series}"),

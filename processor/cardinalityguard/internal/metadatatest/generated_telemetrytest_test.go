@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
@@ -19,12 +20,18 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	require.NoError(t, tb.RegisterProcessorCardinalityGuardMembersActiveCallback(func(_ context.Context, observer metric.Int64Observer) error {
+		observer.Observe(1)
+		return nil
+	}))
+	require.NoError(t, tb.RegisterProcessorCardinalityGuardSeriesActiveCallback(func(_ context.Context, observer metric.Int64Observer) error {
+		observer.Observe(1)
+		return nil
+	}))
 	tb.ProcessorCardinalityGuardDroppedPoints.Add(context.Background(), 1)
 	tb.ProcessorCardinalityGuardEvictedSeries.Add(context.Background(), 1)
-	tb.ProcessorCardinalityGuardMembersActive.Add(context.Background(), 1)
 	tb.ProcessorCardinalityGuardOverflowPoints.Add(context.Background(), 1)
 	tb.ProcessorCardinalityGuardRewrittenValues.Add(context.Background(), 1)
-	tb.ProcessorCardinalityGuardSeriesActive.Add(context.Background(), 1)
 	tb.ProcessorCardinalityGuardStrippedLabels.Add(context.Background(), 1)
 	AssertEqualProcessorCardinalityGuardDroppedPoints(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},

@@ -3,7 +3,7 @@
 
 //go:build !linux
 
-package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
+package slab
 
 import "unsafe"
 

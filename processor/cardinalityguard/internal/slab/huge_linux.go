@@ -3,7 +3,7 @@
 
 //go:build linux
 
-package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
+package slab
 
 import (
 	"syscall"
@@ -13,10 +13,12 @@ import (
 // adviseHuge asks the kernel to back a large state slab with transparent huge pages
 // (MADV_HUGEPAGE; effective when THP is in "madvise" mode). With a million tracked
 // series every lookup is a random access into tens of megabytes, and 4 KiB pages make
-// nearly each one a TLB miss as well. Advisory only: errors are ignored.
+// nearly each one a TLB miss as well. Advisory only: errors are ignored. BenchmarkTricks,
+// guard_strip at 1M series, medians of 6 runs on a loaded 2-core machine: 265 cpu_ns/point with
+// the advice, 286 without (388 and 468 ns/point wall); a weak figure, the spread is ±25%.
 func adviseHuge(p unsafe.Pointer, size uintptr) {
 	const hugePage = 2 << 20
-	if size < 2*hugePage {
+	if !HugePages || size < 2*hugePage {
 		return
 	}
 	all := unsafe.Slice((*byte)(p), size)
@@ -27,5 +29,5 @@ func adviseHuge(p unsafe.Pointer, size uintptr) {
 		return
 	}
 	b := all[lo:hi]
-	_ = syscall.Madvise(b, 14 /* MADV_HUGEPAGE */)
+	_ = syscall.Madvise(b, syscall.MADV_HUGEPAGE)
 }

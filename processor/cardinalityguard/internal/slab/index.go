@@ -1,35 +1,47 @@
 // Copyright otelcol-airi authors
 // SPDX-License-Identifier: Apache-2.0
 
-package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
+// Package slab holds the cardinality guard's storage tricks: an index from 64-bit identity
+// hashes to slab indexes, slabs grown by 1.25x, and huge-page advice for both. Each is measured
+// by a benchmark (here and in the guard's tricks_test.go) whose figure is quoted beside it.
+package slab // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/slab"
 
 import "unsafe"
 
-// idxTable maps a 64-bit identity hash to a slab index. It is a linear-probing table of
+// Index maps a 64-bit identity hash to a slab index. It is a linear-probing table of
 // 8-byte slots: the upper 32 bits of the key as a tag, the slab index (0 = empty) below.
 // The home slot depends on the tag only, so growing and deleting (backward shift, no
 // tombstones) never touch the slab; a lookup confirms a tag match against the full key
 // stored in the slab entry it is about to use anyway. At a load factor of at most 3/4
 // that is 8-16 bytes per entry and one cache miss per lookup, against about 30 bytes and
-// two misses for a map[uint64]uint32.
-type idxTable struct {
+// two misses for a map[uint64]uint32. BenchmarkIndex: 16.8 against 37.7 bytes per entry at 1M
+// entries (21.0 against 23.7 at 100k); lookups 263 against 376 ns (medians, noisy).
+type Index struct {
 	slots []uint64
 	shift uint8 // 64 - log2(len(slots))
 	n     int
 }
 
-func newIdxTable() idxTable {
-	return idxTable{slots: make([]uint64, 16), shift: 64 - 4}
+func NewIndex() Index {
+	return Index{slots: make([]uint64, 16), shift: 64 - 4}
 }
 
-func (t *idxTable) home(tag uint32) int {
+func (t *Index) home(tag uint32) int {
 	return int((uint64(tag) * 0x9E3779B97F4A7C15) >> t.shift)
 }
 
-func (t *idxTable) len() int { return t.n }
+// Len returns the number of entries.
+func (t *Index) Len() int { return t.n }
 
-// find returns the index stored for key; keyOf returns the full key of a slab index.
-func (t *idxTable) find(key uint64, keyOf func(uint32) uint64) (uint32, bool) {
+// Bytes returns the memory of the index's slots.
+func (t *Index) Bytes() int { return len(t.slots) * 8 }
+
+// Peek returns the slab index in key's home slot, without confirming it: for touching the
+// slab entry a lookup of key is likely to use (0 when the slot is empty).
+func (t *Index) Peek(key uint64) uint32 { return uint32(t.slots[t.home(uint32(key>>32))]) }
+
+// Find returns the index stored for key; keyOf returns the full key of a slab index.
+func (t *Index) Find(key uint64, keyOf func(uint32) uint64) (uint32, bool) {
 	tag := uint32(key >> 32)
 	mask := len(t.slots) - 1
 	for i := t.home(tag); ; i = (i + 1) & mask {
@@ -44,8 +56,8 @@ func (t *idxTable) find(key uint64, keyOf func(uint32) uint64) (uint32, bool) {
 	}
 }
 
-// insert adds key -> idx; the key must not be present.
-func (t *idxTable) insert(key uint64, idx uint32) {
+// Insert adds key -> idx; the key must not be present.
+func (t *Index) Insert(key uint64, idx uint32) {
 	if (t.n+1)*4 > len(t.slots)*3 {
 		t.grow()
 	}
@@ -53,7 +65,7 @@ func (t *idxTable) insert(key uint64, idx uint32) {
 	t.n++
 }
 
-func (t *idxTable) put(tag, idx uint32) {
+func (t *Index) put(tag, idx uint32) {
 	mask := len(t.slots) - 1
 	i := t.home(tag)
 	for uint32(t.slots[i]) != 0 {
@@ -62,7 +74,7 @@ func (t *idxTable) put(tag, idx uint32) {
 	t.slots[i] = uint64(tag)<<32 | uint64(idx)
 }
 
-func (t *idxTable) grow() {
+func (t *Index) grow() {
 	old := t.slots
 	t.slots = make([]uint64, 2*len(old))
 	adviseHuge(unsafe.Pointer(unsafe.SliceData(t.slots)), uintptr(len(t.slots))*8)
@@ -74,8 +86,8 @@ func (t *idxTable) grow() {
 	}
 }
 
-// remove deletes the entry holding idx for key (backward-shift deletion).
-func (t *idxTable) remove(key uint64, idx uint32) {
+// Remove deletes the entry holding idx for key (backward-shift deletion).
+func (t *Index) Remove(key uint64, idx uint32) {
 	tag := uint32(key >> 32)
 	mask := len(t.slots) - 1
 	i := t.home(tag)
