@@ -117,7 +117,9 @@ func ckptConfig() *Config {
 func runSteps(t testing.TB, g *guard, clk *fakeClock, s *ckptStream, from, to int64) []map[string]outPoint {
 	var outs []map[string]outPoint
 	for i := from; i < to; i++ {
+		g.mu.Lock() // the checkpoint ticker reads the clock under the lock
 		clk.t = time.Unix(1_700_000_000+10*i, 0)
+		g.mu.Unlock()
 		outs = append(outs, flatten(t, run(t, g, s.step(i))))
 	}
 	return outs
