@@ -674,7 +674,13 @@ func (g *guard) writeCheckpoint(ctx context.Context) error {
 	g.ckpt.buf = g.encodeCheckpoint(g.ckpt.buf[:0], g.now().UnixNano())
 	data := g.ckpt.buf
 	g.mu.Unlock()
-	return g.ckpt.client.Set(ctx, ckptKey, data)
+	if err := g.ckpt.client.Set(ctx, ckptKey, data); err != nil {
+		return err
+	}
+	if g.tel != nil {
+		g.tel.ProcessorCardinalityGuardCheckpoints.Add(ctx, 1)
+	}
+	return nil
 }
 
 // stopCheckpoints, called from shutdown, stops the periodic checkpoints, writes the final one

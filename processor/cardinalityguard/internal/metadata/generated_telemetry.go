@@ -29,6 +29,7 @@ type TelemetryBuilder struct {
 	mu                                          sync.Mutex
 	registrations                               []metric.Registration
 	ProcessorCardinalityGuardCheckpointRestores metric.Int64Counter
+	ProcessorCardinalityGuardCheckpoints        metric.Int64Counter
 	ProcessorCardinalityGuardDroppedPoints      metric.Int64Counter
 	ProcessorCardinalityGuardEvictedSeries      metric.Int64Counter
 	ProcessorCardinalityGuardMembersActive      metric.Int64ObservableUpDownCounter
@@ -110,6 +111,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorCardinalityGuardCheckpointRestores, err = builder.meter.Int64Counter(
 		"otelcol_processor_cardinality_guard_checkpoint_restores",
 		metric.WithDescription("Number of checkpoints read from storage at start, by outcome (restored; or ignored because corrupt, foreign, of another version, older than stale_after, or the storage failed). [Development]"),
+		metric.WithUnit("{checkpoint}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCardinalityGuardCheckpoints, err = builder.meter.Int64Counter(
+		"otelcol_processor_cardinality_guard_checkpoints",
+		metric.WithDescription("Number of checkpoints of the state written to storage (periodic and at shutdown). [Development]"),
 		metric.WithUnit("{checkpoint}"),
 	)
 	errs = errors.Join(errs, err)
