@@ -114,6 +114,13 @@ type Config struct {
 	// MaxExemplarsPerPoint bounds the exemplars kept on each output point (newest kept).
 	// 0 drops all exemplars. Default 4.
 	MaxExemplarsPerPoint int `mapstructure:"max_exemplars_per_point"`
+	// Storage is the ID of a storage extension (file_storage) the guard checkpoints its state
+	// into and restores it from at start, so merged cumulative series continue across a
+	// restart (checkpoint.go). nil (the default): state in memory only.
+	Storage *component.ID `mapstructure:"storage"`
+	// CheckpointInterval is how often the state is checkpointed into storage (and once more at
+	// shutdown). Must be > 0. Default 5s.
+	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
 }
 
 var _ component.Config = (*Config)(nil)
@@ -145,6 +152,7 @@ func createDefaultConfig() component.Config {
 		MaxLabelValueLength:  2048,
 		MaxLabelsPerSeries:   30,
 		MaxExemplarsPerPoint: 4,
+		CheckpointInterval:   5 * time.Second,
 	}
 }
 
@@ -185,6 +193,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxExemplarsPerPoint < 0 {
 		errs = append(errs, fmt.Errorf("max_exemplars_per_point: must be >= 0, got %d", c.MaxExemplarsPerPoint))
+	}
+	if c.CheckpointInterval <= 0 {
+		errs = append(errs, fmt.Errorf("checkpoint_interval: must be > 0, got %s", c.CheckpointInterval))
 	}
 	if !c.GaugeAggregation.valid() {
 		errs = append(errs, fmt.Errorf("gauge_aggregation: must be sum, max, min or last, got %q", c.GaugeAggregation))

@@ -34,6 +34,7 @@ func createMetricsProcessor(ctx context.Context, set processor.Settings, cfg com
 		return nil, err
 	}
 	g := newGuard(pcfg, tel)
+	g.id, g.logger = set.ID, set.Logger
 	if g.initErr != nil {
 		return nil, g.initErr
 	}

@@ -34,9 +34,12 @@ func (g *guard) registerGauges() error {
 
 // start starts the stale sweeps, every stale_after/4: a series is forgotten between
 // stale_after and 1.25×stale_after after its last point.
-func (g *guard) start(context.Context, component.Host) error {
+func (g *guard) start(ctx context.Context, host component.Host) error {
 	if g.stopSweeps != nil {
 		return nil
+	}
+	if err := g.startCheckpoints(ctx, host); err != nil {
+		return err
 	}
 	g.stopSweeps = make(chan struct{})
 	tick := time.NewTicker(max(g.cfg.StaleAfter/4, time.Millisecond))
@@ -56,17 +59,18 @@ func (g *guard) start(context.Context, component.Host) error {
 	return nil
 }
 
-// shutdown stops the sweeps; safe without start.
-func (g *guard) shutdown(context.Context) error {
+// shutdown stops the sweeps and writes the final checkpoint; safe without start.
+func (g *guard) shutdown(ctx context.Context) error {
 	if g.stopSweeps != nil {
 		close(g.stopSweeps)
 		g.sweepsDone.Wait()
 		g.stopSweeps = nil
 	}
+	err := g.stopCheckpoints(ctx)
 	if g.tel != nil {
 		g.tel.Shutdown()
 	}
-	return nil
+	return err
 }
 
 // sweepStale forgets the members and series not seen for stale_after and returns how many

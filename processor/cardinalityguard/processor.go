@@ -82,6 +82,7 @@ type guard struct {
 	initErr                     error
 	stopSweeps                  chan struct{}
 	sweepsDone                  sync.WaitGroup
+	ckptState                   // checkpoints into a storage extension (checkpoint.go)
 }
 
 func newGuard(cfg *Config, tel *metadata.TelemetryBuilder) *guard {

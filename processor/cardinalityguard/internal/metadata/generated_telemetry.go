@@ -25,16 +25,18 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                                    metric.Meter
-	mu                                       sync.Mutex
-	registrations                            []metric.Registration
-	ProcessorCardinalityGuardDroppedPoints   metric.Int64Counter
-	ProcessorCardinalityGuardEvictedSeries   metric.Int64Counter
-	ProcessorCardinalityGuardMembersActive   metric.Int64ObservableUpDownCounter
-	ProcessorCardinalityGuardOverflowPoints  metric.Int64Counter
-	ProcessorCardinalityGuardRewrittenValues metric.Int64Counter
-	ProcessorCardinalityGuardSeriesActive    metric.Int64ObservableUpDownCounter
-	ProcessorCardinalityGuardStrippedLabels  metric.Int64Counter
+	meter                                       metric.Meter
+	mu                                          sync.Mutex
+	registrations                               []metric.Registration
+	ProcessorCardinalityGuardCheckpointRestores metric.Int64Counter
+	ProcessorCardinalityGuardCheckpoints        metric.Int64Counter
+	ProcessorCardinalityGuardDroppedPoints      metric.Int64Counter
+	ProcessorCardinalityGuardEvictedSeries      metric.Int64Counter
+	ProcessorCardinalityGuardMembersActive      metric.Int64ObservableUpDownCounter
+	ProcessorCardinalityGuardOverflowPoints     metric.Int64Counter
+	ProcessorCardinalityGuardRewrittenValues    metric.Int64Counter
+	ProcessorCardinalityGuardSeriesActive       metric.Int64ObservableUpDownCounter
+	ProcessorCardinalityGuardStrippedLabels     metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -106,6 +108,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ProcessorCardinalityGuardCheckpointRestores, err = builder.meter.Int64Counter(
+		"otelcol_processor_cardinality_guard_checkpoint_restores",
+		metric.WithDescription("Number of checkpoints read from storage at start, by outcome (restored; or ignored because corrupt, foreign, of another version, older than stale_after, or the storage failed). [Development]"),
+		metric.WithUnit("{checkpoint}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCardinalityGuardCheckpoints, err = builder.meter.Int64Counter(
+		"otelcol_processor_cardinality_guard_checkpoints",
+		metric.WithDescription("Number of checkpoints of the state written to storage (periodic and at shutdown). [Development]"),
+		metric.WithUnit("{checkpoint}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorCardinalityGuardDroppedPoints, err = builder.meter.Int64Counter(
 		"otelcol_processor_cardinality_guard_dropped_points",
 		metric.WithDescription("Number of input data points not applied, by reason (invalid metric, max_members full, out of order, too far in the future, NaN/Inf value, exponential-histogram scale the exporters cannot convert). [Development]"),

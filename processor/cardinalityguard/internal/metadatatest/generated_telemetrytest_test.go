@@ -28,11 +28,19 @@ func TestSetupTelemetry(t *testing.T) {
 		observer.Observe(1)
 		return nil
 	}))
+	tb.ProcessorCardinalityGuardCheckpointRestores.Add(context.Background(), 1)
+	tb.ProcessorCardinalityGuardCheckpoints.Add(context.Background(), 1)
 	tb.ProcessorCardinalityGuardDroppedPoints.Add(context.Background(), 1)
 	tb.ProcessorCardinalityGuardEvictedSeries.Add(context.Background(), 1)
 	tb.ProcessorCardinalityGuardOverflowPoints.Add(context.Background(), 1)
 	tb.ProcessorCardinalityGuardRewrittenValues.Add(context.Background(), 1)
 	tb.ProcessorCardinalityGuardStrippedLabels.Add(context.Background(), 1)
+	AssertEqualProcessorCardinalityGuardCheckpointRestores(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorCardinalityGuardCheckpoints(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorCardinalityGuardDroppedPoints(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
