@@ -422,7 +422,7 @@ func decodeBody(body []byte) (store, uint64, int64, error) {
 		}
 		nmm := d.count(36, "members")
 		s.series = append(s.series, se)
-		s.seriesIdx.insert(se.hash, si)
+		s.seriesIdx.Insert(se.hash, si)
 		ps := &s.series[si]
 		var prev uint32
 		for range nmm {
@@ -451,7 +451,7 @@ func decodeBody(body []byte) (store, uint64, int64, error) {
 			prev = mi
 			ps.members++
 			s.shares[se.share].members++
-			s.memberIdx.insert(m.hash, mi)
+			s.memberIdx.Insert(m.hash, mi)
 			s.liveMembers++
 		}
 		s.shares[se.share].series++

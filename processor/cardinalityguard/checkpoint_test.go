@@ -342,8 +342,8 @@ func FuzzRestore(f *testing.F) {
 		if err != nil {
 			return
 		}
-		require.Equal(t, st.seriesIdx.len(), st.liveSeries)
-		require.Equal(t, st.memberIdx.len(), st.liveMembers)
+		require.Equal(t, st.seriesIdx.Len(), st.liveSeries)
+		require.Equal(t, st.memberIdx.Len(), st.liveMembers)
 		g, clk := newTestGuard(t, cfg)
 		clk.t = time.Unix(1_700_000_000+60, 0)
 		g.restoreFrom(context.Background(), data, nil)
@@ -351,7 +351,7 @@ func FuzzRestore(f *testing.F) {
 		runSteps(t, g, clk, s, 6, 9)
 		clk.advance(2 * time.Minute)
 		g.sweepStale(context.Background())
-		require.Equal(t, g.seriesIdx.len(), g.liveSeries)
-		require.Equal(t, g.memberIdx.len(), g.liveMembers)
+		require.Equal(t, g.seriesIdx.Len(), g.liveSeries)
+		require.Equal(t, g.memberIdx.Len(), g.liveMembers)
 	})
 }
