@@ -1,0 +1,240 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package insight ranks the metric streams a cardinality guard tracks — the top offenders by
+// output and by input series — and estimates, per stream and label key, how many distinct
+// values the stream's input series carried, with bounded memory (HyperLogLog).
+package insight // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/insight"
+
+import (
+	"cmp"
+	"hash/maphash"
+	"slices"
+
+	"github.com/axiomhq/hyperloglog"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// Precision is the HyperLogLog precision of every label sketch: 2^10 registers, a dense
+// sketch of 1 KiB, a relative standard error of 1.04/sqrt(1024) = 3.25%. A sketch stays in the
+// library's sparse form, which is exact in practice and far smaller, until it holds about
+// 2^10 distinct values.
+const Precision = 10
+
+// StdError is the relative standard error of a distinct-value estimate above the sparse range.
+const StdError = 0.0325
+
+// Settings bounds and names what a Tracker records.
+type Settings struct {
+	// TopN is how many streams each ranking keeps.
+	TopN int
+	// MaxLabels is how many label keys are tracked per stream (the first ones seen); later
+	// keys are counted in Offender.UntrackedLabels.
+	MaxLabels int
+	// ServiceKey, ProjectKey and EnvironmentKey name the labels whose values identify a
+	// stream's producer.
+	ServiceKey, ProjectKey, EnvironmentKey string
+	// Skip lists label keys that are not sketched (the producer labels, constant per stream).
+	Skip []string
+}
+
+// Stream names one metric of one producer.
+type Stream struct {
+	Metric, Service, Project, Environment string
+}
+
+// Label is the distinct-value estimate of one label key of a stream.
+type Label struct {
+	Key string
+	// Values estimates the distinct values among the stream's input series since the stream
+	// appeared (exact while small, else within StdError).
+	Values uint64
+	// Added is how much Values grew since the previous report.
+	Added uint64
+}
+
+// Offender is one ranked stream.
+type Offender struct {
+	Stream
+	// Series is the stream's active output series (including its overflow series).
+	Series int
+	// Inputs is the stream's tracked input series (members); 0 for delta metrics, which keep none.
+	Inputs int
+	// Labels are the tracked label keys, most distinct values first.
+	Labels []Label
+	// UntrackedLabels counts label keys seen after MaxLabels were tracked.
+	UntrackedLabels int
+}
+
+// Report is one ranking. ByOutput and ByInput share their Offender values.
+type Report struct {
+	ByOutput, ByInput []*Offender
+}
+
+// Counts returns the live output and input series of a stream key, or ok=false once the
+// guard has forgotten the stream.
+type Counts func(key uint64) (series, inputs int, ok bool)
+
+type sketch struct {
+	key  string
+	hll  *hyperloglog.Sketch
+	prev uint64
+}
+
+type stream struct {
+	Stream
+	labels    []sketch
+	untracked int
+}
+
+// Tracker holds one entry per stream. It is not safe for concurrent use: the guard calls it
+// under its own lock.
+type Tracker struct {
+	set     Settings
+	skip    map[string]struct{}
+	seed    maphash.Seed
+	streams map[uint64]*stream
+}
+
+// New returns an empty tracker.
+func New(set Settings) *Tracker {
+	t := &Tracker{set: set, skip: map[string]struct{}{}, seed: maphash.MakeSeed(), streams: map[uint64]*stream{}}
+	for _, k := range set.Skip {
+		t.skip[k] = struct{}{}
+	}
+	return t
+}
+
+// Streams is the number of streams tracked.
+func (t *Tracker) Streams() int { return len(t.streams) }
+
+// Observe records a new input series of stream key: its labels as received. It is called
+// only when a series is first seen, never per data point.
+func (t *Tracker) Observe(key uint64, metric string, attrs pcommon.Map) {
+	s, ok := t.streams[key]
+	if !ok {
+		s = &stream{Stream: Stream{Metric: metric}}
+		if v, ok := attrs.Get(t.set.ServiceKey); ok {
+			s.Service = v.AsString()
+		}
+		if v, ok := attrs.Get(t.set.ProjectKey); ok {
+			s.Project = v.AsString()
+		}
+		if v, ok := attrs.Get(t.set.EnvironmentKey); ok {
+			s.Environment = v.AsString()
+		}
+		t.streams[key] = s
+	}
+	for k, v := range attrs.All() {
+		if _, skip := t.skip[k]; skip {
+			continue
+		}
+		sk := s.label(k, t.set.MaxLabels)
+		if sk == nil {
+			continue
+		}
+		var h uint64
+		if v.Type() == pcommon.ValueTypeStr {
+			h = maphash.String(t.seed, v.Str())
+		} else {
+			h = maphash.String(t.seed, v.AsString())
+		}
+		sk.hll.InsertHash(h)
+	}
+}
+
+// label returns the sketch of key, creating it while fewer than limit are tracked.
+func (s *stream) label(key string, limit int) *sketch {
+	for i := range s.labels {
+		if s.labels[i].key == key {
+			return &s.labels[i]
+		}
+	}
+	if len(s.labels) >= limit {
+		s.untracked++
+		return nil
+	}
+	hll, err := hyperloglog.NewSketch(Precision, true)
+	if err != nil {
+		panic(err) // Precision is a valid constant
+	}
+	s.labels = append(s.labels, sketch{key: key, hll: hll})
+	return &s.labels[len(s.labels)-1]
+}
+
+// Report ranks the live streams and forgets the ones counts no longer knows. Every sketch's
+// estimate is taken, so Added covers one report interval for every stream, ranked or not.
+func (t *Tracker) Report(counts Counts) Report {
+	all := make([]*Offender, 0, len(t.streams))
+	for key, s := range t.streams {
+		series, inputs, ok := counts(key)
+		if !ok {
+			delete(t.streams, key)
+			continue
+		}
+		o := &Offender{Stream: s.Stream, Series: series, Inputs: inputs, UntrackedLabels: s.untracked}
+		o.Labels = make([]Label, len(s.labels))
+		for i := range s.labels {
+			sk := &s.labels[i]
+			est := sk.hll.Estimate()
+			o.Labels[i] = Label{Key: sk.key, Values: est, Added: est - min(est, sk.prev)}
+			sk.prev = est
+		}
+		slices.SortFunc(o.Labels, func(a, b Label) int {
+			if c := cmp.Compare(b.Values, a.Values); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Key, b.Key)
+		})
+		all = append(all, o)
+	}
+	return Report{
+		ByOutput: top(all, t.set.TopN, func(o *Offender) int { return o.Series }),
+		ByInput:  top(all, t.set.TopN, func(o *Offender) int { return o.Inputs }),
+	}
+}
+
+// top returns the n offenders with the largest positive by, ties in stream order.
+func top(all []*Offender, n int, by func(*Offender) int) []*Offender {
+	ranked := make([]*Offender, 0, len(all))
+	for _, o := range all {
+		if by(o) > 0 {
+			ranked = append(ranked, o)
+		}
+	}
+	slices.SortFunc(ranked, func(a, b *Offender) int {
+		if c := cmp.Compare(by(b), by(a)); c != 0 {
+			return c
+		}
+		return compareStreams(a.Stream, b.Stream)
+	})
+	if len(ranked) > n {
+		ranked = ranked[:n:n]
+	}
+	return ranked
+}
+
+func compareStreams(a, b Stream) int {
+	if c := cmp.Compare(a.Metric, b.Metric); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Service, b.Service); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Project, b.Project); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Environment, b.Environment)
+}
+
+// Union returns the offenders of both rankings, each once, in output-ranking order then
+// input-ranking order.
+func (r Report) Union() []*Offender {
+	out := append([]*Offender(nil), r.ByOutput...)
+	for _, o := range r.ByInput {
+		if !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
