@@ -114,6 +114,16 @@ type Config struct {
 	// MaxExemplarsPerPoint bounds the exemplars kept on each output point (newest kept).
 	// 0 drops all exemplars. Default 4.
 	MaxExemplarsPerPoint int `mapstructure:"max_exemplars_per_point"`
+	// Mode is enforce (the default: data leaves stripped, rewritten, merged and within budget)
+	// or report (all of that is computed and counted in the telemetry, and the data passes
+	// through unchanged). See config_insight.go.
+	Mode Mode `mapstructure:"mode"`
+	// ReportInterval is how often the top offenders are ranked, emitted as telemetry and
+	// logged. Must be > 0. Default 1m.
+	ReportInterval time.Duration `mapstructure:"report_interval"`
+	// TopOffenders is how many metric streams each ranking (by output and by input series)
+	// keeps. 0 turns the ranking and the per-label distinct-value estimates off. Default 20.
+	TopOffenders int `mapstructure:"top_offenders"`
 }
 
 var _ component.Config = (*Config)(nil)
@@ -145,6 +155,9 @@ func createDefaultConfig() component.Config {
 		MaxLabelValueLength:  2048,
 		MaxLabelsPerSeries:   30,
 		MaxExemplarsPerPoint: 4,
+		Mode:                 ModeEnforce,
+		ReportInterval:       time.Minute,
+		TopOffenders:         20,
 	}
 }
 
@@ -189,6 +202,7 @@ func (c *Config) Validate() error {
 	if !c.GaugeAggregation.valid() {
 		errs = append(errs, fmt.Errorf("gauge_aggregation: must be sum, max, min or last, got %q", c.GaugeAggregation))
 	}
+	errs = append(errs, c.validateInsight()...)
 	keep := map[string]bool{}
 	for i, k := range c.KeepLabels {
 		if k == "" {

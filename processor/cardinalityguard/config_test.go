@@ -37,6 +37,9 @@ func TestLoadConfig(t *testing.T) {
 		MaxLabelValueLength:  256,
 		MaxLabelsPerSeries:   20,
 		MaxExemplarsPerPoint: 2,
+		Mode:                 ModeEnforce,
+		ReportInterval:       time.Minute,
+		TopOffenders:         20,
 		Metrics: map[string]MetricOverride{
 			"user_active_sessions":  {GaugeAggregation: GaugeMax},
 			"ws_connections_active": {GaugeAggregation: GaugeSum, StripLabels: []string{"pod"}, MaxSeries: 50},

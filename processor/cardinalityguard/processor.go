@@ -134,6 +134,8 @@ type guard struct {
 	out      pmetric.Metrics
 
 	reportedSeries, reportedMembers int
+
+	ins *insightState // top offenders (insight.go); nil when top_offenders is 0
 }
 
 func newGuard(cfg *Config, tel *metadata.TelemetryBuilder) *guard {
@@ -158,6 +160,7 @@ func newGuard(cfg *Config, tel *metadata.TelemetryBuilder) *guard {
 		outMet:       map[uint64]pmetric.Metric{},
 	}
 	g.membersPerMetric = cfg.membersPerMetric()
+	g.ins = newInsight(cfg)
 	for r := range numDropReasons {
 		g.dropOpts[r] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", dropReasonNames[r])))}
 	}
@@ -213,6 +216,7 @@ func (g *guard) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric
 	}
 	g.finalize()
 	g.report(ctx)
+	g.maybeRankOffenders(now)
 	// drop the references to this export so it can be freed once sent
 	clear(g.touched)
 	clear(g.outRes)
@@ -678,6 +682,7 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64) resolved {
 		m := &g.members[res.mi]
 		m.nStrip, m.nRewrite = uint8(min(g.sc.stripped, 255)), uint8(min(g.sc.rewritten, 255))
 	}
+	g.observeInput(c, shareKey, attrs, res, stateful)
 	return res
 }
 

@@ -1,0 +1,187 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/insight"
+	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/metadata"
+)
+
+// maxTrackedLabels bounds the label keys sketched per stream (metric and producer): with
+// top_offenders N the ranking's telemetry has at most 2N streams × (2 + 2 × maxTrackedLabels)
+// series. Mimir's default labels-per-series limit is 30; the first 16 keys a stream shows are
+// the ones that matter in practice.
+const maxTrackedLabels = 16
+
+// insightState ranks the guard's streams every report_interval and publishes the ranking.
+type insightState struct {
+	tr       *insight.Tracker
+	interval int64
+	last     int64
+	logger   *zap.Logger
+
+	mu  sync.Mutex // guards rep, which the telemetry callbacks read
+	rep insight.Report
+}
+
+// newInsight returns nil when top_offenders is 0 (nothing tracked, nothing emitted).
+func newInsight(cfg *Config) *insightState {
+	if cfg.TopOffenders == 0 {
+		return nil
+	}
+	return &insightState{
+		tr: insight.New(insight.Settings{
+			TopN: cfg.TopOffenders, MaxLabels: maxTrackedLabels,
+			ServiceKey: "service", ProjectKey: "project", EnvironmentKey: "environment",
+			Skip: cfg.KeepLabels,
+		}),
+		interval: int64(cfg.ReportInterval),
+		logger:   zap.NewNop(),
+	}
+}
+
+// observeInput records the labels, as received, of a new input series of the stream
+// (metric, producer) shareKey — for delta kinds, which keep no members, of every point.
+func (g *guard) observeInput(c *mctx, shareKey uint64, attrs pcommon.Map, r resolved, stateful bool) {
+	if g.ins == nil || !r.ok || (stateful && !r.newMember) {
+		return
+	}
+	g.ins.tr.Observe(shareKey, c.in.Name(), attrs)
+}
+
+// maybeRankOffenders ranks the streams once per report_interval (checked when data arrives,
+// like the stale sweep), logs the ranking and publishes it to the telemetry callbacks.
+func (g *guard) maybeRankOffenders(now int64) {
+	ins := g.ins
+	if ins == nil {
+		return
+	}
+	if ins.last == 0 {
+		ins.last = now
+		return
+	}
+	if now-ins.last < ins.interval {
+		return
+	}
+	ins.last = now
+	rep := ins.tr.Report(func(key uint64) (int, int, bool) {
+		i, ok := g.shareIdx[key]
+		if !ok {
+			return 0, 0, false
+		}
+		return int(g.shares[i].series), int(g.shares[i].members), true
+	})
+	ins.mu.Lock()
+	ins.rep = rep
+	ins.mu.Unlock()
+	ins.logger.Info("Cardinality top offenders",
+		zap.Duration("interval", time.Duration(ins.interval)),
+		zap.Int("streams", ins.tr.Streams()),
+		zap.Array("by_output_series", offenders(rep.ByOutput)),
+		zap.Array("by_input_series", offenders(rep.ByInput)))
+}
+
+// report returns the latest published ranking.
+func (ins *insightState) report() insight.Report {
+	ins.mu.Lock()
+	defer ins.mu.Unlock()
+	return ins.rep
+}
+
+type offenders []*insight.Offender
+
+func (os offenders) MarshalLogArray(enc zapcore.ArrayEncoder) error {
+	for _, o := range os {
+		if err := enc.AppendObject(offender{o}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type offender struct{ *insight.Offender }
+
+func (o offender) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("metric", o.Metric)
+	enc.AddString("service", o.Service)
+	enc.AddString("project", o.Project)
+	enc.AddString("environment", o.Environment)
+	enc.AddInt("output_series", o.Series)
+	enc.AddInt("input_series", o.Inputs)
+	if o.UntrackedLabels > 0 {
+		enc.AddInt("untracked_labels", o.UntrackedLabels)
+	}
+	return enc.AddArray("labels", zapcore.ArrayMarshalerFunc(func(ae zapcore.ArrayEncoder) error {
+		for _, l := range o.Labels {
+			err := ae.AppendObject(zapcore.ObjectMarshalerFunc(func(oe zapcore.ObjectEncoder) error {
+				oe.AddString("label", l.Key)
+				oe.AddUint64("distinct_values", l.Values)
+				oe.AddUint64("added", l.Added)
+				return nil
+			}))
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// registerInsightTelemetry registers the callbacks that emit the latest ranking and the mode.
+func registerInsightTelemetry(g *guard, tel *metadata.TelemetryBuilder) error {
+	reportMode := int64(0)
+	if g.cfg.Mode == ModeReport {
+		reportMode = 1
+	}
+	if err := tel.RegisterProcessorCardinalityGuardReportModeCallback(func(_ context.Context, o metric.Int64Observer) error {
+		o.Observe(reportMode)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if g.ins == nil {
+		return nil
+	}
+	streamAttrs := func(o *insight.Offender, extra attribute.KeyValue) metric.ObserveOption {
+		return metric.WithAttributes(attribute.String("metric", o.Metric), attribute.String("service", o.Service),
+			attribute.String("project", o.Project), attribute.String("environment", o.Environment), extra)
+	}
+	if err := tel.RegisterProcessorCardinalityGuardTopSeriesCallback(func(_ context.Context, ob metric.Int64Observer) error {
+		for _, o := range g.ins.report().Union() {
+			ob.Observe(int64(o.Series), streamAttrs(o, attribute.String("series_kind", "output")))
+			ob.Observe(int64(o.Inputs), streamAttrs(o, attribute.String("series_kind", "input")))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := tel.RegisterProcessorCardinalityGuardTopLabelValuesCallback(func(_ context.Context, ob metric.Int64Observer) error {
+		for _, o := range g.ins.report().Union() {
+			for _, l := range o.Labels {
+				ob.Observe(int64(l.Values), streamAttrs(o, attribute.String("label", l.Key)))
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return tel.RegisterProcessorCardinalityGuardTopLabelValuesAddedCallback(func(_ context.Context, ob metric.Int64Observer) error {
+		for _, o := range g.ins.report().Union() {
+			for _, l := range o.Labels {
+				ob.Observe(int64(l.Added), streamAttrs(o, attribute.String("label", l.Key)))
+			}
+		}
+		return nil
+	})
+}

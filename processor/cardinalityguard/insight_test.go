@@ -1,0 +1,124 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package cardinalityguard
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/metadata"
+)
+
+// TestTopOffendersNameTheExplodingLabel: llm-gateway's request histogram gets a customer_id
+// label with a new value per request; the ranking, its telemetry and its log line name it.
+func TestTopOffendersNameTheExplodingLabel(t *testing.T) {
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	tel, err := metadata.NewTelemetryBuilder(tt.NewTelemetrySettings())
+	require.NoError(t, err)
+	cfg := testConfig()
+	cfg.TopOffenders = 2
+	cfg.MaxSeriesPerMetric = 50
+	g := newGuard(cfg, tel)
+	core, logs := observer.New(zap.InfoLevel)
+	g.ins.logger = zap.New(core)
+	require.NoError(t, registerInsightTelemetry(g, tel))
+	clk := newFakeClock()
+	g.now = clk.now
+
+	const customers = 300
+	batch := func(step int) {
+		in := newBuilder()
+		for c := range customers {
+			in.hist("gw", "http_server_request_duration_seconds", false,
+				attrs("environment", "prod", "project", "chat", "service", "llm-gateway", "method", []string{"GET", "POST"}[c%2],
+					"customer_id", fmt.Sprint("cust-", c), "user_id", fmt.Sprint("u", c)),
+				1, int64(10*step), []float64{1}, []uint64{1, 1}, 1)
+		}
+		for s := range 5 {
+			in.sum("wk", "jobs_total", false, attrs("environment", "prod", "project", "batch", "service", "worker", "status", fmt.Sprint(s)), 1, int64(10*step), 1)
+			for u := range 8 {
+				in.sum("wk", "logins_total", false, attrs("environment", "prod", "project", "batch", "service", "worker", "kind", fmt.Sprint(s), "user_id", fmt.Sprint(u)), 1, int64(10*step), 1)
+			}
+		}
+		run(t, g, in.md)
+	}
+	batch(1)
+	require.Empty(t, logs.All(), "nothing is reported before one interval has passed")
+	clk.advance(time.Minute)
+	batch(2)
+
+	rep := g.ins.report()
+	require.Len(t, rep.ByOutput, 2)
+	top := rep.ByOutput[0]
+	require.Equal(t, "http_server_request_duration_seconds", top.Metric)
+	require.Equal(t, "llm-gateway", top.Service)
+	require.Equal(t, "chat", top.Project)
+	require.Equal(t, cfg.MaxSeriesPerMetric+1, top.Series, "the budget plus the overflow series")
+	require.Equal(t, customers, top.Inputs)
+	require.Equal(t, "customer_id", top.Labels[0].Key)
+	require.Equal(t, "user_id", top.Labels[1].Key)
+	require.InDelta(t, customers, float64(top.Labels[0].Values), customers*0.1)
+	require.Equal(t, "method", top.Labels[2].Key)
+	require.EqualValues(t, 2, top.Labels[2].Values)
+	// by input series the worker's stripped user_id counter comes second
+	require.Equal(t, "logins_total", rep.ByInput[1].Metric)
+	require.Equal(t, 40, rep.ByInput[1].Inputs)
+	require.Equal(t, 5, rep.ByInput[1].Series)
+
+	// the log line names the same
+	require.Len(t, logs.All(), 1)
+	entry := logs.All()[0]
+	require.Equal(t, "Cardinality top offenders", entry.Message)
+	byOut := entry.ContextMap()["by_output_series"].([]any)
+	first := byOut[0].(map[string]any)
+	require.Equal(t, "llm-gateway", first["service"])
+	require.Equal(t, "customer_id", first["labels"].([]any)[0].(map[string]any)["label"])
+
+	// the telemetry: one top_series row per kind and ranked stream, one label row per label
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, tt.Reader.Collect(context.Background(), &rm))
+	rows := map[string][]metricdata.DataPoint[int64]{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if g, ok := m.Data.(metricdata.Gauge[int64]); ok {
+				rows[m.Name] = g.DataPoints
+			}
+		}
+	}
+	union := rep.Union()
+	require.Len(t, rows["otelcol_processor_cardinality_guard_top_series"], 2*len(union))
+	labelRows := 0
+	for _, o := range union {
+		labelRows += len(o.Labels)
+	}
+	require.Len(t, rows["otelcol_processor_cardinality_guard_top_label_values"], labelRows)
+	require.LessOrEqual(t, labelRows, 2*cfg.TopOffenders*maxTrackedLabels)
+	found := false
+	for _, dp := range rows["otelcol_processor_cardinality_guard_top_label_values"] {
+		if dp.Attributes.Equals(ptr(attribute.NewSet(
+			attribute.String("metric", "http_server_request_duration_seconds"), attribute.String("service", "llm-gateway"),
+			attribute.String("project", "chat"), attribute.String("environment", "prod"), attribute.String("label", "customer_id")))) {
+			found = true
+			require.InDelta(t, customers, float64(dp.Value), customers*0.1)
+		}
+	}
+	require.True(t, found, "customer_id of llm-gateway's histogram is one query away")
+
+	// an interval with no new customers adds nothing
+	clk.advance(time.Minute)
+	batch(3)
+	require.Zero(t, g.ins.report().ByOutput[0].Labels[0].Added)
+}
+
+func ptr[T any](v T) *T { return &v }
