@@ -124,6 +124,12 @@ type Config struct {
 	// TopOffenders is how many metric streams each ranking (by output and by input series)
 	// keeps. 0 turns the ranking and the per-label distinct-value estimates off. Default 20.
 	TopOffenders int `mapstructure:"top_offenders"`
+	// MaxSeriesPerProject is the number of output series over all metrics of one project (the
+	// value of the project keep label); later new series of the project go to their metric's
+	// overflow series. 0 (default): no per-project limit. See config_insight.go.
+	MaxSeriesPerProject int `mapstructure:"max_series_per_project"`
+	// Projects holds per-project overrides keyed by project name.
+	Projects map[string]ProjectOverride `mapstructure:"projects"`
 }
 
 var _ component.Config = (*Config)(nil)

@@ -3,7 +3,10 @@
 
 package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Mode says whether the guard changes the data or only reports what it would do.
 type Mode string
@@ -37,6 +40,31 @@ func (c *Config) validateInsight() []error {
 	}
 	if c.TopOffenders < 0 {
 		errs = append(errs, fmt.Errorf("top_offenders: must be >= 0 (0 = off), got %d", c.TopOffenders))
+	}
+	return append(errs, c.validateProjects()...)
+}
+
+// ProjectOverride refines the series budget of one project.
+type ProjectOverride struct {
+	// MaxSeries overrides max_series_per_project for this project. 0: use the default.
+	MaxSeries int `mapstructure:"max_series"`
+}
+
+// validateProjects checks the per-project budgets.
+func (c *Config) validateProjects() []error {
+	var errs []error
+	if c.MaxSeriesPerProject < 0 {
+		errs = append(errs, fmt.Errorf("max_series_per_project: must be >= 0 (0 = no limit), got %d", c.MaxSeriesPerProject))
+	}
+	for name, o := range c.Projects {
+		if o.MaxSeries < 0 {
+			errs = append(errs, fmt.Errorf("projects::%s::max_series: must be >= 0 (0 = max_series_per_project), got %d", name, o.MaxSeries))
+		}
+	}
+	if c.MaxSeriesPerProject > 0 || len(c.Projects) > 0 {
+		if !slices.Contains(c.KeepLabels, projectLabel) {
+			errs = append(errs, fmt.Errorf("max_series_per_project: budgets by project need %q in keep_labels", projectLabel))
+		}
 	}
 	return errs
 }

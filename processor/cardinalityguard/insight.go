@@ -31,8 +31,9 @@ type insightState struct {
 	last     int64
 	logger   *zap.Logger
 
-	mu  sync.Mutex // guards rep, which the telemetry callbacks read
-	rep insight.Report
+	mu       sync.Mutex // guards rep and projects, which the telemetry callbacks read
+	rep      insight.Report
+	projects []projectUsage
 }
 
 // newInsight returns nil when top_offenders is 0 (nothing tracked, nothing emitted).
@@ -82,14 +83,29 @@ func (g *guard) maybeRankOffenders(now int64) {
 		}
 		return int(g.shares[i].series), int(g.shares[i].members), true
 	})
+	projects := g.projects.topProjects(g.cfg.TopOffenders)
 	ins.mu.Lock()
-	ins.rep = rep
+	ins.rep, ins.projects = rep, projects
 	ins.mu.Unlock()
 	ins.logger.Info("Cardinality top offenders",
 		zap.Duration("interval", time.Duration(ins.interval)),
 		zap.Int("streams", ins.tr.Streams()),
 		zap.Array("by_output_series", offenders(rep.ByOutput)),
-		zap.Array("by_input_series", offenders(rep.ByInput)))
+		zap.Array("by_input_series", offenders(rep.ByInput)),
+		zap.Array("projects", zapcore.ArrayMarshalerFunc(func(ae zapcore.ArrayEncoder) error {
+			for _, p := range projects {
+				err := ae.AppendObject(zapcore.ObjectMarshalerFunc(func(oe zapcore.ObjectEncoder) error {
+					oe.AddString("project", p.name)
+					oe.AddInt("series", p.series)
+					oe.AddInt("budget", p.limit)
+					return nil
+				}))
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})))
 }
 
 // report returns the latest published ranking.
@@ -97,6 +113,13 @@ func (ins *insightState) report() insight.Report {
 	ins.mu.Lock()
 	defer ins.mu.Unlock()
 	return ins.rep
+}
+
+// projectUsage returns the latest published per-project usage.
+func (ins *insightState) projectUsage() []projectUsage {
+	ins.mu.Lock()
+	defer ins.mu.Unlock()
+	return ins.projects
 }
 
 type offenders []*insight.Offender
@@ -176,10 +199,28 @@ func registerInsightTelemetry(g *guard, tel *metadata.TelemetryBuilder) error {
 	}); err != nil {
 		return err
 	}
-	return tel.RegisterProcessorCardinalityGuardTopLabelValuesAddedCallback(func(_ context.Context, ob metric.Int64Observer) error {
+	if err := tel.RegisterProcessorCardinalityGuardTopLabelValuesAddedCallback(func(_ context.Context, ob metric.Int64Observer) error {
 		for _, o := range g.ins.report().Union() {
 			for _, l := range o.Labels {
 				ob.Observe(int64(l.Added), streamAttrs(o, attribute.String("label", l.Key)))
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := tel.RegisterProcessorCardinalityGuardProjectSeriesCallback(func(_ context.Context, ob metric.Int64Observer) error {
+		for _, p := range g.ins.projectUsage() {
+			ob.Observe(int64(p.series), metric.WithAttributes(attribute.String("project", p.name)))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return tel.RegisterProcessorCardinalityGuardProjectBudgetCallback(func(_ context.Context, ob metric.Int64Observer) error {
+		for _, p := range g.ins.projectUsage() {
+			if p.limit > 0 {
+				ob.Observe(int64(p.limit), metric.WithAttributes(attribute.String("project", p.name)))
 			}
 		}
 		return nil

@@ -135,7 +135,8 @@ type guard struct {
 
 	reportedSeries, reportedMembers int
 
-	ins *insightState // top offenders (insight.go); nil when top_offenders is 0
+	ins      *insightState   // top offenders (insight.go); nil when top_offenders is 0
+	projects *projectBudgets // per-project budgets (projects.go); nil when none is set
 }
 
 func newGuard(cfg *Config, tel *metadata.TelemetryBuilder) *guard {
@@ -161,6 +162,7 @@ func newGuard(cfg *Config, tel *metadata.TelemetryBuilder) *guard {
 	}
 	g.membersPerMetric = cfg.membersPerMetric()
 	g.ins = newInsight(cfg)
+	g.projects = newProjectBudgets(cfg)
 	for r := range numDropReasons {
 		g.dropOpts[r] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", dropReasonNames[r])))}
 	}
@@ -661,8 +663,9 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64) resolved {
 		ms := &g.metricStates[c.ms]
 		// a point that is already an overflow aggregate (an SDK's cardinality limit) joins
 		// the overflow series: the two would otherwise share one identity
-		if !g.sc.overflow && ms.regular < ms.limit && (g.cfg.MaxSeriesTotal == 0 || g.regularTotal < g.cfg.MaxSeriesTotal) {
+		if !g.sc.overflow && ms.regular < ms.limit && (g.cfg.MaxSeriesTotal == 0 || g.regularTotal < g.cfg.MaxSeriesTotal) && g.projectHasRoom(attrs) {
 			si = g.newSeries(oh, c, shareKey, false)
+			g.projectTake(si)
 		} else {
 			fh := combine(c.base, g.sc.keepSumNoMarker()^overflowSalt)
 			if si, ok = g.seriesIdx.find(fh, g.seriesKey); !ok {
@@ -1181,6 +1184,7 @@ func (g *guard) sweep(cutoff int64) {
 			continue
 		}
 		metric := g.shares[s.share].metric
+		g.projectRelease(uint32(si))
 		g.releaseShare(s.share)
 		ms := &g.metricStates[metric]
 		if s.flags&fOverflow != 0 {

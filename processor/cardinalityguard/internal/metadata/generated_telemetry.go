@@ -32,6 +32,8 @@ type TelemetryBuilder struct {
 	ProcessorCardinalityGuardEvictedSeries       metric.Int64Counter
 	ProcessorCardinalityGuardMembersActive       metric.Int64UpDownCounter
 	ProcessorCardinalityGuardOverflowPoints      metric.Int64Counter
+	ProcessorCardinalityGuardProjectBudget       metric.Int64ObservableGauge
+	ProcessorCardinalityGuardProjectSeries       metric.Int64ObservableGauge
 	ProcessorCardinalityGuardReportMode          metric.Int64ObservableGauge
 	ProcessorCardinalityGuardRewrittenValues     metric.Int64Counter
 	ProcessorCardinalityGuardSeriesActive        metric.Int64UpDownCounter
@@ -50,6 +52,36 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterProcessorCardinalityGuardProjectBudgetCallback sets callback for observable ProcessorCardinalityGuardProjectBudget metric.
+func (builder *TelemetryBuilder) RegisterProcessorCardinalityGuardProjectBudgetCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorCardinalityGuardProjectBudget, obs: o})
+		return nil
+	}, builder.ProcessorCardinalityGuardProjectBudget)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterProcessorCardinalityGuardProjectSeriesCallback sets callback for observable ProcessorCardinalityGuardProjectSeries metric.
+func (builder *TelemetryBuilder) RegisterProcessorCardinalityGuardProjectSeriesCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorCardinalityGuardProjectSeries, obs: o})
+		return nil
+	}, builder.ProcessorCardinalityGuardProjectSeries)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
 }
 
 // RegisterProcessorCardinalityGuardReportModeCallback sets callback for observable ProcessorCardinalityGuardReportMode metric.
@@ -162,6 +194,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_cardinality_guard_overflow_points",
 		metric.WithDescription("Number of input data points folded into an overflow series because a series budget was full. [Development]"),
 		metric.WithUnit("{datapoint}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCardinalityGuardProjectBudget, err = builder.meter.Int64ObservableGauge(
+		"otelcol_processor_cardinality_guard_project_budget",
+		metric.WithDescription("Series budget (max_series_per_project or the project's override) of each of the top_offenders projects with the most output series; absent for a project without a budget. [Development]"),
+		metric.WithUnit("{series}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCardinalityGuardProjectSeries, err = builder.meter.Int64ObservableGauge(
+		"otelcol_processor_cardinality_guard_project_series",
+		metric.WithDescription("Output series (overflow series not included) of each of the top_offenders projects with the most, when per-project budgets are set, refreshed every report_interval. [Development]"),
+		metric.WithUnit("{series}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorCardinalityGuardReportMode, err = builder.meter.Int64ObservableGauge(
