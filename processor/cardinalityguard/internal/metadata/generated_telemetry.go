@@ -211,7 +211,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorCardinalityGuardReportMode, err = builder.meter.Int64ObservableGauge(
 		"otelcol_processor_cardinality_guard_report_mode",
 		metric.WithDescription("1 when the guard runs in mode report (its other counters then say what enforce would do; the data passes unchanged), else 0. [Development]"),
-		metric.WithUnit("1"),
+		metric.WithUnit("{mode}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorCardinalityGuardRewrittenValues, err = builder.meter.Int64Counter(

@@ -117,7 +117,7 @@ func AssertEqualProcessorCardinalityGuardReportMode(t *testing.T, tt *componentt
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_cardinality_guard_report_mode",
 		Description: "1 when the guard runs in mode report (its other counters then say what enforce would do; the data passes unchanged), else 0. [Development]",
-		Unit:        "1",
+		Unit:        "{mode}",
 		Data: metricdata.Gauge[int64]{
 			DataPoints: dps,
 		},
