@@ -79,6 +79,10 @@ type sketch struct {
 	key  string
 	hll  *hyperloglog.Sketch
 	prev uint64
+	// recent holds the last hashes inserted, direct-mapped: a repeated value (a method, a
+	// status code) skips the sketch, whose sparse form re-merges its list on every tenth
+	// insert even of a value it holds.
+	recent [4]uint64
 }
 
 type stream struct {
@@ -139,7 +143,10 @@ func (t *Tracker) Observe(key uint64, metric string, attrs pcommon.Map) {
 		} else {
 			h = maphash.String(t.seed, v.AsString())
 		}
-		sk.hll.InsertHash(h)
+		if slot := &sk.recent[h&3]; *slot != h {
+			*slot = h
+			sk.hll.InsertHash(h)
+		}
 	}
 }
 
