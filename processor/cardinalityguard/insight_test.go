@@ -29,6 +29,8 @@ func TestTopOffendersNameTheExplodingLabel(t *testing.T) {
 	cfg := testConfig()
 	cfg.TopOffenders = 2
 	cfg.MaxSeriesPerMetric = 50
+	cfg.MaxSeriesPerProject = 1000
+	cfg.Projects = map[string]ProjectOverride{"batch": {MaxSeries: 8}}
 	g := newGuard(cfg, tel)
 	core, logs := observer.New(zap.InfoLevel)
 	g.ins.logger = zap.New(core)
@@ -71,10 +73,11 @@ func TestTopOffendersNameTheExplodingLabel(t *testing.T) {
 	require.InDelta(t, customers, float64(top.Labels[0].Values), customers*0.1)
 	require.Equal(t, "method", top.Labels[2].Key)
 	require.EqualValues(t, 2, top.Labels[2].Values)
-	// by input series the worker's stripped user_id counter comes second
+	// by input series the worker's stripped user_id counter comes second; its project "batch"
+	// has a budget of 8 series: jobs_total took 5, logins_total the last 3 and an overflow series
 	require.Equal(t, "logins_total", rep.ByInput[1].Metric)
 	require.Equal(t, 40, rep.ByInput[1].Inputs)
-	require.Equal(t, 5, rep.ByInput[1].Series)
+	require.Equal(t, 4, rep.ByInput[1].Series)
 
 	// the log line names the same
 	require.Len(t, logs.All(), 1)
@@ -84,6 +87,10 @@ func TestTopOffendersNameTheExplodingLabel(t *testing.T) {
 	first := byOut[0].(map[string]any)
 	require.Equal(t, "llm-gateway", first["service"])
 	require.Equal(t, "customer_id", first["labels"].([]any)[0].(map[string]any)["label"])
+	require.Equal(t, []any{
+		map[string]any{"project": "chat", "series": 50, "budget": 1000},
+		map[string]any{"project": "batch", "series": 8, "budget": 8},
+	}, entry.ContextMap()["projects"])
 
 	// the telemetry: one top_series row per kind and ranked stream, one label row per label
 	var rm metricdata.ResourceMetrics
@@ -114,6 +121,16 @@ func TestTopOffendersNameTheExplodingLabel(t *testing.T) {
 		}
 	}
 	require.True(t, found, "customer_id of llm-gateway's histogram is one query away")
+	projects := map[string][2]int64{}
+	for i, name := range []string{"otelcol_processor_cardinality_guard_project_series", "otelcol_processor_cardinality_guard_project_budget"} {
+		for _, dp := range rows[name] {
+			p, _ := dp.Attributes.Value("project")
+			v := projects[p.AsString()]
+			v[i] = dp.Value
+			projects[p.AsString()] = v
+		}
+	}
+	require.Equal(t, map[string][2]int64{"chat": {50, 1000}, "batch": {8, 8}}, projects, "series and budget per project")
 
 	// an interval with no new customers adds nothing
 	clk.advance(time.Minute)
