@@ -189,24 +189,21 @@ func registerInsightTelemetry(g *guard, tel *metadata.TelemetryBuilder) error {
 	}); err != nil {
 		return err
 	}
-	if err := tel.RegisterProcessorCardinalityGuardTopLabelValuesCallback(func(_ context.Context, ob metric.Int64Observer) error {
-		for _, o := range g.ins.report().Union() {
-			for _, l := range o.Labels {
-				ob.Observe(int64(l.Values), streamAttrs(o, attribute.String("label", l.Key)))
+	// one row per label of every ranked stream, valued by field
+	labelRows := func(field func(insight.Label) uint64) metric.Int64Callback {
+		return func(_ context.Context, ob metric.Int64Observer) error {
+			for _, o := range g.ins.report().Union() {
+				for _, l := range o.Labels {
+					ob.Observe(int64(field(l)), streamAttrs(o, attribute.String("label", l.Key)))
+				}
 			}
+			return nil
 		}
-		return nil
-	}); err != nil {
+	}
+	if err := tel.RegisterProcessorCardinalityGuardTopLabelValuesCallback(labelRows(func(l insight.Label) uint64 { return l.Values })); err != nil {
 		return err
 	}
-	if err := tel.RegisterProcessorCardinalityGuardTopLabelValuesAddedCallback(func(_ context.Context, ob metric.Int64Observer) error {
-		for _, o := range g.ins.report().Union() {
-			for _, l := range o.Labels {
-				ob.Observe(int64(l.Added), streamAttrs(o, attribute.String("label", l.Key)))
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := tel.RegisterProcessorCardinalityGuardTopLabelValuesAddedCallback(labelRows(func(l insight.Label) uint64 { return l.Added })); err != nil {
 		return err
 	}
 	if err := tel.RegisterProcessorCardinalityGuardProjectSeriesCallback(func(_ context.Context, ob metric.Int64Observer) error {
