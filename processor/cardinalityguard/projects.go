@@ -42,7 +42,9 @@ func newProjectBudgets(cfg *Config) *projectBudgets {
 	p := &projectBudgets{def: cfg.MaxSeriesPerProject, overrides: map[string]int{}, idx: map[string]uint32{},
 		states: make([]projectState, 1), bySeries: map[uint32]uint32{}}
 	for name, o := range cfg.Projects {
-		p.overrides[name] = o.MaxSeries
+		if o.MaxSeries > 0 { // 0 means max_series_per_project, as documented
+			p.overrides[name] = o.MaxSeries
+		}
 	}
 	return p
 }

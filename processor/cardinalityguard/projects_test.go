@@ -82,6 +82,21 @@ func TestProjectBudgets(t *testing.T) {
 	require.Equal(t, []projectUsage{{name: "paid", series: 20, limit: 40}, {name: "free-b", series: 4, limit: 6}}, g.projects.topProjects(5))
 }
 
+// TestProjectOverrideZeroMeansDefault: `projects: {x: {max_series: 0}}` is documented as
+// "use max_series_per_project", not as "no limit".
+func TestProjectOverrideZeroMeansDefault(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.MaxSeriesPerProject = 6
+	cfg.Projects = map[string]ProjectOverride{"free-a": {MaxSeries: 0}, "paid": {MaxSeries: 8}}
+	g, _ := newTestGuard(t, cfg)
+	run(t, g, projectBatch(10, map[string]int{"free-a": 10, "paid": 10}))
+	p := g.projects
+	require.Equal(t, 6, p.states[p.idx["free-a"]].regular, "an override of 0 keeps the default budget")
+	require.Equal(t, 6, p.states[p.idx["free-a"]].limit)
+	require.Equal(t, 8, p.states[p.idx["paid"]].regular)
+}
+
 func projectRows(p *projectBudgets, name string) []uint32 {
 	var out []uint32
 	for si, i := range p.bySeries {
