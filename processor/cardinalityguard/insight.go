@@ -24,6 +24,12 @@ import (
 // the ones that matter in practice.
 const maxTrackedLabels = 16
 
+// maxTrackedStreams bounds the streams whose labels are sketched, so a flood of metric names
+// cannot grow the insight past maxTrackedStreams × (at most 16 KiB of dense sketches + names):
+// a few MB at the usual handful of sparse labels per stream, 74 MB in the worst case.
+// Every ranking keeps the half with the most series (see insight.Settings.MaxStreams).
+const maxTrackedStreams = 4096
+
 // insightState ranks the guard's streams every report_interval and publishes the ranking.
 type insightState struct {
 	tr       *insight.Tracker
@@ -45,7 +51,7 @@ func newInsight(cfg *Config) *insightState {
 		tr: insight.New(insight.Settings{
 			TopN: cfg.TopOffenders, MaxLabels: maxTrackedLabels,
 			ServiceKey: "service", ProjectKey: "project", EnvironmentKey: "environment",
-			Skip: cfg.KeepLabels,
+			Skip: cfg.KeepLabels, MaxStreams: maxTrackedStreams,
 		}),
 		interval: int64(cfg.ReportInterval),
 		logger:   zap.NewNop(),
@@ -90,6 +96,7 @@ func (g *guard) maybeRankOffenders(now int64) {
 	ins.logger.Info("Cardinality top offenders",
 		zap.Duration("interval", time.Duration(ins.interval)),
 		zap.Int("streams", ins.tr.Streams()),
+		zap.Int("untracked_streams", rep.UntrackedStreams),
 		zap.Array("by_output_series", offenders(rep.ByOutput)),
 		zap.Array("by_input_series", offenders(rep.ByInput)),
 		zap.Array("projects", zapcore.ArrayMarshalerFunc(func(ae zapcore.ArrayEncoder) error {
@@ -143,7 +150,7 @@ func (o offender) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddInt("output_series", o.Series)
 	enc.AddInt("input_series", o.Inputs)
 	if o.UntrackedLabels > 0 {
-		enc.AddInt("untracked_labels", o.UntrackedLabels)
+		enc.AddInt("untracked_label_values", o.UntrackedLabels)
 	}
 	return enc.AddArray("labels", zapcore.ArrayMarshalerFunc(func(ae zapcore.ArrayEncoder) error {
 		for _, l := range o.Labels {

@@ -64,28 +64,47 @@ func BenchmarkStreamBytes(b *testing.B) {
 // BenchmarkReport is the cost of one ranking (every report_interval, under the guard's lock):
 //
 //	go test -run '^$' -bench BenchmarkReport -benchtime=20x ./processor/cardinalityguard/internal/insight/
+//
+// quiet: no stream got a new input series since the previous report (nothing to estimate);
+// all_fed: every stream got one with new values in all five labels (every sketch estimated,
+// the worst case).
 func BenchmarkReport(b *testing.B) {
 	for _, streams := range []int{1_000, 10_000} {
-		b.Run(fmt.Sprint("streams=", streams), func(b *testing.B) {
-			tr := New(Settings{TopN: 20, MaxLabels: 16})
-			attrs := pcommon.NewMap()
-			for s := range streams {
-				for v := range 10 {
-					attrs.PutStr("method", fmt.Sprint("m", v%4))
-					attrs.PutStr("route", fmt.Sprint("/r", v))
-					attrs.PutStr("status", fmt.Sprint(v%5))
-					attrs.PutStr("customer", fmt.Sprint("c", v+s))
-					attrs.PutStr("region", "eu")
-					tr.Observe(uint64(s+1), fmt.Sprint("m", s), attrs)
+		for _, fed := range []bool{false, true} {
+			name := fmt.Sprintf("streams=%d/quiet", streams)
+			if fed {
+				name = fmt.Sprintf("streams=%d/all_fed", streams)
+			}
+			b.Run(name, func(b *testing.B) {
+				tr := New(Settings{TopN: 20, MaxLabels: 16})
+				attrs := pcommon.NewMap()
+				feed := func(v int) {
+					for s := range streams {
+						attrs.PutStr("method", fmt.Sprint("m", v%4))
+						attrs.PutStr("route", fmt.Sprint("/r", v))
+						attrs.PutStr("status", fmt.Sprint(v%5))
+						attrs.PutStr("customer", fmt.Sprint("c", v+s))
+						attrs.PutStr("region", fmt.Sprint("eu", v))
+						tr.Observe(uint64(s+1), fmt.Sprint("m", s), attrs)
+					}
 				}
-			}
-			counts := func(k uint64) (int, int, bool) { return int(k % 97), int(k % 89), true }
-			b.ResetTimer()
-			for range b.N {
+				for v := range 10 {
+					feed(v)
+				}
+				counts := func(k uint64) (int, int, bool) { return int(k % 97), int(k % 89), true }
 				tr.Report(counts)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*streams), "ns/stream")
-		})
+				b.ResetTimer()
+				for i := range b.N {
+					if fed {
+						b.StopTimer()
+						feed(10 + i)
+						b.StartTimer()
+					}
+					tr.Report(counts)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*streams), "ns/stream")
+			})
+		}
 	}
 }
 

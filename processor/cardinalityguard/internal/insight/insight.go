@@ -36,6 +36,11 @@ type Settings struct {
 	ServiceKey, ProjectKey, EnvironmentKey string
 	// Skip lists label keys that are not sketched (the producer labels, constant per stream).
 	Skip []string
+	// MaxStreams bounds the streams tracked (0: no bound). A new stream past it is not
+	// tracked (counted in Report.UntrackedStreams); every report keeps at most MaxStreams/2,
+	// the ones with the most series, so a stream that explodes later finds room at the next
+	// report while a flood of metric names cannot grow the tracker past MaxStreams.
+	MaxStreams int
 }
 
 // Stream names one metric of one producer.
@@ -62,13 +67,17 @@ type Offender struct {
 	Inputs int
 	// Labels are the tracked label keys, most distinct values first.
 	Labels []Label
-	// UntrackedLabels counts label keys seen after MaxLabels were tracked.
+	// UntrackedLabels counts label values not sketched because the stream already tracked
+	// MaxLabels keys (one per untracked key of each new input series).
 	UntrackedLabels int
 }
 
 // Report is one ranking. ByOutput and ByInput share their Offender values.
 type Report struct {
 	ByOutput, ByInput []*Offender
+	// UntrackedStreams counts the new streams not tracked since the previous report because
+	// MaxStreams were tracked.
+	UntrackedStreams int
 }
 
 // Counts returns the live output and input series of a stream key, or ok=false once the
@@ -76,9 +85,13 @@ type Report struct {
 type Counts func(key uint64) (series, inputs int, ok bool)
 
 type sketch struct {
-	key  string
-	hll  *hyperloglog.Sketch
-	prev uint64
+	key string
+	hll *hyperloglog.Sketch
+	// est is the estimate at the last report, added its growth in the interval before it.
+	est, added uint64
+	// dirty: a value was inserted since the last report. A clean sketch's estimate cannot
+	// have changed, so a report estimates only the sketches fed since the previous one.
+	dirty bool
 	// recent holds the last hashes inserted, direct-mapped: a repeated value (a method, a
 	// status code) skips the sketch, whose sparse form re-merges its list on every tenth
 	// insert even of a value it holds.
@@ -94,10 +107,11 @@ type stream struct {
 // Tracker holds one entry per stream. It is not safe for concurrent use: the guard calls it
 // under its own lock.
 type Tracker struct {
-	set     Settings
-	skip    map[string]struct{}
-	seed    maphash.Seed
-	streams map[uint64]*stream
+	set       Settings
+	skip      map[string]struct{}
+	seed      maphash.Seed
+	streams   map[uint64]*stream
+	untracked int // new streams refused since the last report (MaxStreams)
 }
 
 // New returns an empty tracker.
@@ -117,6 +131,10 @@ func (t *Tracker) Streams() int { return len(t.streams) }
 func (t *Tracker) Observe(key uint64, metric string, attrs pcommon.Map) {
 	s, ok := t.streams[key]
 	if !ok {
+		if t.set.MaxStreams > 0 && len(t.streams) >= t.set.MaxStreams {
+			t.untracked++
+			return
+		}
 		s = &stream{Stream: Stream{Metric: metric}}
 		if v, ok := attrs.Get(t.set.ServiceKey); ok {
 			s.Service = v.AsString()
@@ -146,6 +164,7 @@ func (t *Tracker) Observe(key uint64, metric string, attrs pcommon.Map) {
 		if slot := &sk.recent[h&3]; *slot != h {
 			*slot = h
 			sk.hll.InsertHash(h)
+			sk.dirty = true
 		}
 	}
 }
@@ -169,23 +188,37 @@ func (s *stream) label(key string, limit int) *sketch {
 	return &s.labels[len(s.labels)-1]
 }
 
-// Report ranks the live streams and forgets the ones counts no longer knows. Every sketch's
-// estimate is taken, so Added covers one report interval for every stream, ranked or not.
+// Report ranks the live streams and forgets the ones counts no longer knows. Added covers one
+// report interval for every stream, ranked or not: the sketches fed since the previous report
+// are estimated (the others cannot have changed), then only the ranked streams are built.
 func (t *Tracker) Report(counts Counts) Report {
-	all := make([]*Offender, 0, len(t.streams))
+	all := make([]ranked, 0, len(t.streams))
 	for key, s := range t.streams {
 		series, inputs, ok := counts(key)
 		if !ok {
 			delete(t.streams, key)
 			continue
 		}
-		o := &Offender{Stream: s.Stream, Series: series, Inputs: inputs, UntrackedLabels: s.untracked}
-		o.Labels = make([]Label, len(s.labels))
 		for i := range s.labels {
 			sk := &s.labels[i]
-			est := sk.hll.Estimate()
-			o.Labels[i] = Label{Key: sk.key, Values: est, Added: est - min(est, sk.prev)}
-			sk.prev = est
+			if sk.dirty {
+				est := sk.hll.Estimate()
+				sk.added, sk.est, sk.dirty = est-min(est, sk.est), est, false
+			} else {
+				sk.added = 0
+			}
+		}
+		all = append(all, ranked{key: key, s: s, series: series, inputs: inputs})
+	}
+	built := map[uint64]*Offender{}
+	offender := func(r ranked) *Offender {
+		if o, ok := built[r.key]; ok {
+			return o
+		}
+		o := &Offender{Stream: r.s.Stream, Series: r.series, Inputs: r.inputs, UntrackedLabels: r.s.untracked}
+		o.Labels = make([]Label, len(r.s.labels))
+		for i, sk := range r.s.labels {
+			o.Labels[i] = Label{Key: sk.key, Values: sk.est, Added: sk.added}
 		}
 		slices.SortFunc(o.Labels, func(a, b Label) int {
 			if c := cmp.Compare(b.Values, a.Values); c != 0 {
@@ -193,32 +226,58 @@ func (t *Tracker) Report(counts Counts) Report {
 			}
 			return cmp.Compare(a.Key, b.Key)
 		})
-		all = append(all, o)
+		built[r.key] = o
+		return o
 	}
-	return Report{
-		ByOutput: top(all, t.set.TopN, func(o *Offender) int { return o.Series }),
-		ByInput:  top(all, t.set.TopN, func(o *Offender) int { return o.Inputs }),
+	rep := Report{UntrackedStreams: t.untracked}
+	for _, r := range top(all, t.set.TopN, func(r ranked) int { return r.series }) {
+		rep.ByOutput = append(rep.ByOutput, offender(r))
 	}
-}
-
-// top returns the n offenders with the largest positive by, ties in stream order.
-func top(all []*Offender, n int, by func(*Offender) int) []*Offender {
-	ranked := make([]*Offender, 0, len(all))
-	for _, o := range all {
-		if by(o) > 0 {
-			ranked = append(ranked, o)
+	for _, r := range top(all, t.set.TopN, func(r ranked) int { return r.inputs }) {
+		rep.ByInput = append(rep.ByInput, offender(r))
+	}
+	t.untracked = 0
+	if keep := t.set.MaxStreams / 2; t.set.MaxStreams > 0 && len(all) > keep {
+		// make room: keep the half with the most series, forget the rest (ties by name)
+		for _, r := range top(all, len(all), func(r ranked) int { return r.series + r.inputs + 1 })[keep:] {
+			delete(t.streams, r.key)
 		}
 	}
-	slices.SortFunc(ranked, func(a, b *Offender) int {
+	return rep
+}
+
+// ranked is one live stream and its counts, before the ranking picks the top ones.
+type ranked struct {
+	key            uint64
+	s              *stream
+	series, inputs int
+}
+
+// top returns the n streams with the largest positive by, ties in stream order. It keeps the
+// best n in a sorted slice as it goes, O(streams × log n) for the usual n much smaller than
+// the streams, instead of sorting every stream.
+func top(all []ranked, n int, by func(ranked) int) []ranked {
+	less := func(a, b ranked) int { // a ranks before b: < 0
 		if c := cmp.Compare(by(b), by(a)); c != 0 {
 			return c
 		}
-		return compareStreams(a.Stream, b.Stream)
-	})
-	if len(ranked) > n {
-		ranked = ranked[:n:n]
+		if c := compareStreams(a.s.Stream, b.s.Stream); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.key, b.key) // streams that differ only in other keep labels
 	}
-	return ranked
+	out := make([]ranked, 0, min(n, len(all))+1)
+	for _, r := range all {
+		if by(r) <= 0 || (len(out) == n && less(r, out[n-1]) >= 0) {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(out, r, less)
+		out = slices.Insert(out, i, r)
+		if len(out) > n {
+			out = out[:n]
+		}
+	}
+	return out[:len(out):len(out)]
 }
 
 func compareStreams(a, b Stream) int {

@@ -149,3 +149,54 @@ func TestEstimateWithinStatedError(t *testing.T) {
 	rms := math.Sqrt(sumSq / float64(n))
 	require.Less(t, rms, 2*StdError, "root mean square error %.4f", rms)
 }
+
+// TestStreamsBounded: a flood of stream keys (a million metric names) never grows the tracker
+// past MaxStreams; a report keeps the half with the most series, so a stream that explodes
+// after the flood is tracked, ranked and named from the next interval on.
+func TestStreamsBounded(t *testing.T) {
+	set := testSettings()
+	set.MaxStreams = 64
+	tr := New(set)
+	tab := map[uint64][2]int{}
+	for k := uint64(1); k <= 1000; k++ {
+		tr.Observe(k, fmt.Sprint("flood_", k), point("service", "x", "id", int(k)))
+		tab[k] = [2]int{1, 1}
+		require.LessOrEqual(t, tr.Streams(), set.MaxStreams)
+	}
+	tab[7] = [2]int{50, 50} // one flood stream is big: it must survive the eviction
+	rep := tr.Report(counts(tab))
+	require.Equal(t, 1000-64, rep.UntrackedStreams)
+	require.Equal(t, set.MaxStreams/2, tr.Streams())
+	require.Equal(t, "flood_7", rep.ByOutput[0].Metric)
+
+	// the label that explodes now: its stream gets a slot freed by the report
+	const boom = uint64(5000)
+	for i := range 60 {
+		tr.Observe(boom, "http_server_request_duration_seconds", point("service", "llm-gateway", "customer_id", fmt.Sprint("c", i)))
+	}
+	tab[boom] = [2]int{1, 60}
+	rep = tr.Report(counts(tab))
+	require.Zero(t, rep.UntrackedStreams)
+	require.Equal(t, "http_server_request_duration_seconds", rep.ByInput[0].Metric)
+	require.Equal(t, []Label{{Key: "customer_id", Values: 60, Added: 60}}, rep.ByInput[0].Labels)
+	require.Equal(t, "flood_7", rep.ByInput[1].Metric, "the big stream kept its slot")
+}
+
+// TestAddedOnlyFromFedSketches: a report estimates only the sketches fed since the previous
+// one; the others keep their value and add nothing, over several quiet intervals.
+func TestAddedOnlyFromFedSketches(t *testing.T) {
+	tr := New(testSettings())
+	for i := range 30 {
+		tr.Observe(1, "a", point("user", fmt.Sprint("u", i), "method", "GET"))
+		tr.Observe(2, "b", point("user", fmt.Sprint("u", i)))
+	}
+	tab := map[uint64][2]int{1: {2, 2}, 2: {1, 1}}
+	rep := tr.Report(counts(tab))
+	require.Equal(t, []Label{{Key: "user", Values: 30, Added: 30}, {Key: "method", Values: 1, Added: 1}}, rep.ByOutput[0].Labels)
+	for i := range 3 {
+		tr.Observe(2, "b", point("user", fmt.Sprint("u-new-", i)))
+		rep = tr.Report(counts(tab))
+		require.Equal(t, []Label{{Key: "user", Values: 30, Added: 0}, {Key: "method", Values: 1, Added: 0}}, rep.ByOutput[0].Labels)
+		require.Equal(t, uint64(1), rep.ByOutput[1].Labels[0].Added, "the fed stream adds what it got")
+	}
+}
