@@ -67,8 +67,9 @@ func (g *guard) observeInput(c *mctx, shareKey uint64, attrs pcommon.Map, r reso
 	g.ins.tr.Observe(shareKey, c.in.Name(), attrs)
 }
 
-// maybeRankOffenders ranks the streams once per report_interval (checked when data arrives,
-// like the stale sweep), logs the ranking and publishes it to the telemetry callbacks.
+// maybeRankOffenders ranks the streams once per report_interval (checked when data arrives
+// and when the telemetry is collected, so a quiet guard's `added` falls to 0 instead of
+// repeating its last interval's), logs the ranking and publishes it to the telemetry callbacks.
 func (g *guard) maybeRankOffenders(now int64) {
 	ins := g.ins
 	if ins == nil {
@@ -93,6 +94,9 @@ func (g *guard) maybeRankOffenders(now int64) {
 	ins.mu.Lock()
 	ins.rep, ins.projects = rep, projects
 	ins.mu.Unlock()
+	if ins.tr.Streams() == 0 && rep.UntrackedStreams == 0 {
+		return // an idle guard logs nothing
+	}
 	ins.logger.Info("Cardinality top offenders",
 		zap.Duration("interval", time.Duration(ins.interval)),
 		zap.Int("streams", ins.tr.Streams()),
@@ -113,6 +117,14 @@ func (g *guard) maybeRankOffenders(now int64) {
 			}
 			return nil
 		})))
+}
+
+// rankIfDue runs the ranking from a telemetry callback when report_interval has passed
+// without data.
+func (g *guard) rankIfDue() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.maybeRankOffenders(g.now().UnixNano())
 }
 
 // report returns the latest published ranking.
@@ -188,6 +200,7 @@ func registerInsightTelemetry(g *guard, tel *metadata.TelemetryBuilder) error {
 			attribute.String("project", o.Project), attribute.String("environment", o.Environment), extra)
 	}
 	if err := tel.RegisterProcessorCardinalityGuardTopSeriesCallback(func(_ context.Context, ob metric.Int64Observer) error {
+		g.rankIfDue() // the first callback of a collection; the others read what it published
 		for _, o := range g.ins.report().Union() {
 			ob.Observe(int64(o.Series), streamAttrs(o, attribute.String("series_kind", "output")))
 			ob.Observe(int64(o.Inputs), streamAttrs(o, attribute.String("series_kind", "input")))

@@ -136,6 +136,43 @@ func TestTopOffendersNameTheExplodingLabel(t *testing.T) {
 	clk.advance(time.Minute)
 	batch(3)
 	require.Zero(t, g.ins.report().ByOutput[0].Labels[0].Added)
+
+	// a burst of new customers, then the guard goes quiet: the collection after the next
+	// interval ranks without data, so `added` shows the burst once and then falls to 0
+	// instead of repeating it (and firing the exploding-label alert) while nothing arrives
+	clk.advance(30 * time.Second)
+	in := newBuilder()
+	for c := range 40 {
+		in.hist("gw", "http_server_request_duration_seconds", false,
+			attrs("environment", "prod", "project", "chat", "service", "llm-gateway", "method", "GET",
+				"customer_id", fmt.Sprint("late-", c), "user_id", "u0"), 1, 40, []float64{1}, []uint64{1, 1}, 1)
+	}
+	run(t, g, in.md)
+	added := func() int64 {
+		var rm metricdata.ResourceMetrics
+		require.NoError(t, tt.Reader.Collect(context.Background(), &rm))
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if m.Name != "otelcol_processor_cardinality_guard_top_label_values_added" {
+					continue
+				}
+				for _, dp := range m.Data.(metricdata.Gauge[int64]).DataPoints {
+					if l, _ := dp.Attributes.Value("label"); l.AsString() == "customer_id" {
+						return dp.Value
+					}
+				}
+			}
+		}
+		t.Fatal("no customer_id row")
+		return 0
+	}
+	require.Zero(t, added(), "not yet an interval since the last ranking")
+	clk.advance(30 * time.Second)
+	require.InDelta(t, 40, added(), 4, "ranked from the collection: the burst")
+	logged := len(logs.All())
+	clk.advance(time.Minute)
+	require.Zero(t, added(), "a quiet interval adds nothing")
+	require.Len(t, logs.All(), logged+1, "and is still logged once")
 }
 
 func ptr[T any](v T) *T { return &v }
