@@ -85,6 +85,7 @@ func FuzzProcessMetrics(f *testing.F) {
 			require.LessOrEqual(t, g.liveMembers, cfg.MaxMembers)
 			require.Equal(t, g.seriesIdx.len(), g.liveSeries)
 			require.Equal(t, g.memberIdx.len(), g.liveMembers)
+			checkProjectBooks(t, g)
 			clk.advance(3 * time.Minute)
 		}
 	})

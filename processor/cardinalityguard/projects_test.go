@@ -64,6 +64,7 @@ func TestProjectBudgets(t *testing.T) {
 	require.Equal(t, map[string]float64{"free-a": 14}, overflow, "free-a's 14 other series fold, counts kept")
 	require.Equal(t, float64(2*(10+2+10)), total, "nothing lost, nothing doubled")
 	require.Equal(t, 6, g.projects.states[g.projects.idx["free-a"]].regular)
+	checkProjectBooks(t, g)
 
 	// the same stream into a fresh guard decides the same (deterministic, first come first served)
 	g2, _ := newTestGuard(t, cfg)
@@ -79,6 +80,7 @@ func TestProjectBudgets(t *testing.T) {
 	require.False(t, tracked, "a project with no series is forgotten")
 	require.Empty(t, projectRows(g.projects, "free-a"))
 	require.Len(t, g.projects.bySeries, 4+20)
+	checkProjectBooks(t, g)
 	require.Equal(t, []projectUsage{{name: "paid", series: 20, limit: 40}, {name: "free-b", series: 4, limit: 6}}, g.projects.topProjects(5))
 }
 
@@ -146,4 +148,41 @@ func TestProjectBudgetConfig(t *testing.T) {
 	require.ErrorContains(t, err, "max_series_per_project: must be >= 0 (0 = no limit), got -1")
 	require.ErrorContains(t, err, "projects::x::max_series: must be >= 0")
 	require.ErrorContains(t, err, `max_series_per_project: budgets by project need "project" in keep_labels`)
+}
+
+// checkProjectBooks recounts the per-project budgets from the guard's series: every live
+// regular series belongs to exactly one tracked project, each project's count is the number
+// of its series and within its budget, and the free list holds only cleared entries.
+func checkProjectBooks(t testing.TB, g *guard) {
+	t.Helper()
+	p := g.projects
+	if p == nil {
+		return
+	}
+	recount := map[uint32]int{}
+	for si := 1; si < len(g.series); si++ {
+		s := &g.series[si]
+		if s.flags&fLive == 0 || s.flags&fOverflow != 0 {
+			_, booked := p.bySeries[uint32(si)]
+			require.False(t, booked, "series %d is no regular series but is booked to a project", si)
+			continue
+		}
+		i, ok := p.bySeries[uint32(si)]
+		require.True(t, ok, "regular series %d is booked to no project", si)
+		recount[i]++
+	}
+	require.Len(t, p.bySeries, g.regularTotal)
+	for name, i := range p.idx {
+		st := p.states[i]
+		require.Equal(t, name, st.name)
+		require.Equal(t, recount[i], st.regular, "series of project %q", name)
+		if st.limit > 0 {
+			require.LessOrEqual(t, st.regular, st.limit, "project %q within its budget", name)
+		}
+		delete(recount, i)
+	}
+	require.Empty(t, recount, "series booked to a project that is no longer tracked")
+	for _, i := range p.free {
+		require.Equal(t, projectState{}, p.states[i])
+	}
 }

@@ -151,11 +151,10 @@ func runProperty(t *testing.T, seed uint64, steps int) {
 		if cfg.MaxSeriesTotal > 0 {
 			require.LessOrEqual(t, g.regularTotal, cfg.MaxSeriesTotal)
 		}
+		checkProjectBooks(t, g)
 		if p := g.projects; p != nil {
 			for _, i := range p.idx {
-				st := p.states[i]
-				require.LessOrEqual(t, st.regular, st.limit, "project %s", st.name)
-				projectFull = projectFull || st.regular == st.limit
+				projectFull = projectFull || p.states[i].regular == p.states[i].limit
 			}
 		}
 	}
