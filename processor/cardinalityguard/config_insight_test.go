@@ -34,6 +34,8 @@ func TestInsightConfig(t *testing.T) {
 	require.Equal(t, ModeReport, cfg.Mode)
 	require.Equal(t, 30*time.Second, cfg.ReportInterval)
 	require.Equal(t, 5, cfg.TopOffenders)
+	require.Equal(t, 100, cfg.MaxSeriesPerProject)
+	require.Equal(t, map[string]ProjectOverride{"paid": {MaxSeries: 500}}, cfg.Projects)
 
 	cfg, err = load("off")
 	require.NoError(t, err)
@@ -43,6 +45,9 @@ func TestInsightConfig(t *testing.T) {
 	_, err = load("bad_insight")
 	require.ErrorContains(t, err, "report_interval: must be > 0, got 0s")
 	require.ErrorContains(t, err, "top_offenders: must be >= 0 (0 = off), got -1")
+
+	_, err = load("bad_project")
+	require.ErrorContains(t, err, "projects::paid::max_series: must be >= 0 (0 = max_series_per_project), got -3")
 
 	_, err = load("bad_mode")
 	require.ErrorContains(t, err, "mode")
