@@ -176,3 +176,40 @@ func TestTopOffendersNameTheExplodingLabel(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestRankingFromCollectionWhileDataFlows: the telemetry reader ranks (rankIfDue) while
+// batches arrive on other goroutines; -race checks the guard's lock covers both, and the
+// collection must neither deadlock with a batch nor miss the ranking.
+func TestRankingFromCollectionWhileDataFlows(t *testing.T) {
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	tel, err := metadata.NewTelemetryBuilder(tt.NewTelemetrySettings())
+	require.NoError(t, err)
+	cfg := testConfig()
+	cfg.ReportInterval = time.Nanosecond // every collection and every batch ranks
+	g := newGuard(cfg, tel)
+	require.NoError(t, registerInsightTelemetry(g, tel))
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for step := range 200 {
+			in := newBuilder()
+			for u := range 20 {
+				in.sum("pod", "reqs_total", false, attrs("service", "api", "user_id", fmt.Sprint("u", step, "-", u)), 1, int64(step+1), 1)
+			}
+			_, _ = g.processMetrics(context.Background(), in.md)
+		}
+	}()
+	for range 50 {
+		var rm metricdata.ResourceMetrics
+		require.NoError(t, tt.Reader.Collect(context.Background(), &rm))
+	}
+	<-done
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, tt.Reader.Collect(context.Background(), &rm))
+	rep := g.ins.report()
+	require.NotEmpty(t, rep.ByInput)
+	require.Equal(t, "user_id", rep.ByInput[0].Labels[0].Key)
+	require.InDelta(t, 4000, float64(rep.ByInput[0].Labels[0].Values), 400)
+}
