@@ -37,6 +37,11 @@ type insightState struct {
 	last     int64
 	logger   *zap.Logger
 
+	// deltaSeen holds the input series of the delta points recorded lately, direct-mapped by
+	// their identity (allocated at the first delta point): a delta series keeps no member, so
+	// without it every point would be recorded again.
+	deltaSeen []uint64
+
 	mu       sync.Mutex // guards rep and projects, which the telemetry callbacks read
 	rep      insight.Report
 	projects []projectUsage
@@ -58,13 +63,34 @@ func newInsight(cfg *Config) *insightState {
 	}
 }
 
+// deltaSeenSize is the number of slots of insightState.deltaSeen (512 KiB): room for the delta
+// series of a busy guard; past it, colliding series are recorded again (harmless: a sketch
+// ignores a value it holds).
+const deltaSeenSize = 1 << 16
+
 // observeInput records the labels, as received, of a new input series of the stream
-// (metric, producer) shareKey — for delta kinds, which keep no members, of every point.
+// (metric, producer) shareKey. Delta kinds keep no members: their points are recorded unless
+// deltaSeen holds the input series (its identity comes from the scan resolve just did).
 func (g *guard) observeInput(c *mctx, shareKey uint64, attrs pcommon.Map, r resolved, stateful bool) {
-	if g.ins == nil || !r.ok || (stateful && !r.newMember) {
+	ins := g.ins
+	if ins == nil || !r.ok || (stateful && !r.newMember) {
 		return
 	}
-	g.ins.tr.Observe(shareKey, c.in.Name(), attrs)
+	if !stateful {
+		h := combine(c.base, g.sc.inSum)
+		if h == 0 {
+			h = 1 // 0 marks an empty slot
+		}
+		if ins.deltaSeen == nil {
+			ins.deltaSeen = make([]uint64, deltaSeenSize)
+		}
+		slot := &ins.deltaSeen[h&(deltaSeenSize-1)]
+		if *slot == h {
+			return
+		}
+		*slot = h
+	}
+	ins.tr.Observe(shareKey, c.in.Name(), attrs)
 }
 
 // maybeRankOffenders ranks the streams once per report_interval (checked when data arrives
@@ -90,6 +116,11 @@ func (g *guard) maybeRankOffenders(now int64) {
 		}
 		return int(g.shares[i].series), int(g.shares[i].members), true
 	})
+	if rep.Forgotten > 0 {
+		// a forgotten stream that comes back starts its sketches afresh: record its delta
+		// series again
+		clear(ins.deltaSeen)
+	}
 	projects := g.projects.topProjects(g.cfg.TopOffenders)
 	ins.mu.Lock()
 	ins.rep, ins.projects = rep, projects

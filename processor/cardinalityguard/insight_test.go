@@ -213,3 +213,60 @@ func TestRankingFromCollectionWhileDataFlows(t *testing.T) {
 	require.Equal(t, "user_id", rep.ByInput[0].Labels[0].Key)
 	require.InDelta(t, 4000, float64(rep.ByInput[0].Labels[0].Values), 400)
 }
+
+// TestDeltaInputsRecordedOnce: delta series keep no members, so the insight remembers which
+// delta input series it recorded (deltaSeen). Repeated points add nothing, the estimate stays
+// exact, and a stream the guard forgot and that comes back is recorded afresh.
+func TestDeltaInputsRecordedOnce(t *testing.T) {
+	cfg := testConfig()
+	cfg.StaleAfter = time.Minute
+	cfg.ReportInterval = time.Minute
+	g, clk := newTestGuard(t, cfg)
+	const users = 100
+	batch := func(step int64, metric string) {
+		in := newBuilder()
+		for u := range users {
+			in.sum("pod", metric, true, attrs("service", "api", "model", "m1", "user_id", fmt.Sprint("u", u)), 10*step-10, 10*step, 1)
+		}
+		run(t, g, in.md)
+	}
+	for step := range int64(3) {
+		batch(step+1, "tokens_total")
+		clk.advance(10 * time.Second)
+	}
+	used := 0
+	for _, h := range g.ins.deltaSeen {
+		if h != 0 {
+			used++
+		}
+	}
+	require.Equal(t, users, used, "one slot per delta input series, however many points")
+	labels := func() map[string]insightLabel {
+		out := map[string]insightLabel{}
+		for _, o := range g.ins.report().ByOutput {
+			if o.Metric == "tokens_total" {
+				for _, l := range o.Labels {
+					out[l.Key] = insightLabel{l.Values, l.Added}
+				}
+			}
+		}
+		return out
+	}
+	clk.advance(time.Minute)
+	batch(4, "tokens_total")
+	require.Equal(t, map[string]insightLabel{"user_id": {users, users}, "model": {1, 1}}, labels())
+
+	// tokens_total goes quiet and is forgotten; another metric keeps the guard busy
+	for step := int64(5); step < 20; step++ {
+		clk.advance(20 * time.Second)
+		batch(step, "other_total")
+	}
+	require.Empty(t, labels(), "the forgotten stream is gone from the ranking")
+	batch(20, "tokens_total")
+	clk.advance(time.Minute)
+	batch(21, "other_total")
+	require.Equal(t, map[string]insightLabel{"user_id": {users, users}, "model": {1, 1}}, labels(),
+		"the stream that came back is recorded afresh")
+}
+
+type insightLabel struct{ values, added uint64 }

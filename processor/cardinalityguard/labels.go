@@ -144,6 +144,7 @@ type scanResult struct {
 	rewritten int
 	overflow  bool   // the point carries otel.metric.overflow
 	markerH   uint64 // hash of its otel.metric.overflow label (part of keepSum)
+	inSum     uint64 // identity of the attributes as received (= memberSum), for the insight
 }
 
 // keepSumNoMarker is the keep-label identity without an incoming overflow marker, so that

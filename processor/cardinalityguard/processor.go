@@ -481,9 +481,11 @@ func (g *guard) scan(c *mctx, attrs pcommon.Map) {
 		cls := r.class(k, c.rules.extraStrip)
 		if cls == clsStrip {
 			res.stripped++
+			res.inSum += g.h.pairStr(k, sv)
 			continue
 		}
 		oh := g.h.pairStr(k, sv)
+		res.inSum += oh
 		if cls != clsKeep || r.maxValueLen > 0 {
 			tcls := cls
 			if tcls == clsKeep {

@@ -78,6 +78,9 @@ type Report struct {
 	// UntrackedStreams counts the new streams not tracked since the previous report because
 	// MaxStreams were tracked.
 	UntrackedStreams int
+	// Forgotten counts the streams this report dropped (gone from the guard, or past
+	// MaxStreams/2).
+	Forgotten int
 }
 
 // Counts returns the live output and input series of a stream key, or ok=false once the
@@ -193,10 +196,12 @@ func (s *stream) label(key string, limit int) *sketch {
 // are estimated (the others cannot have changed), then only the ranked streams are built.
 func (t *Tracker) Report(counts Counts) Report {
 	all := make([]ranked, 0, len(t.streams))
+	forgotten := 0
 	for key, s := range t.streams {
 		series, inputs, ok := counts(key)
 		if !ok {
 			delete(t.streams, key)
+			forgotten++
 			continue
 		}
 		for i := range s.labels {
@@ -241,8 +246,10 @@ func (t *Tracker) Report(counts Counts) Report {
 		// make room: keep the half with the most series, forget the rest (ties by name)
 		for _, r := range top(all, len(all), func(r ranked) int { return r.series + r.inputs + 1 })[keep:] {
 			delete(t.streams, r.key)
+			forgotten++
 		}
 	}
+	rep.Forgotten = forgotten
 	return rep
 }
 
