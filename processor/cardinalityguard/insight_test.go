@@ -22,19 +22,14 @@ import (
 // TestTopOffendersNameTheExplodingLabel: llm-gateway's request histogram gets a customer_id
 // label with a new value per request; the ranking, its telemetry and its log line name it.
 func TestTopOffendersNameTheExplodingLabel(t *testing.T) {
-	tt := componenttest.NewTelemetry()
-	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
-	tel, err := metadata.NewTelemetryBuilder(tt.NewTelemetrySettings())
-	require.NoError(t, err)
 	cfg := testConfig()
 	cfg.TopOffenders = 2
 	cfg.MaxSeriesPerMetric = 50
 	cfg.MaxSeriesPerProject = 1000
 	cfg.Projects = map[string]ProjectOverride{"batch": {MaxSeries: 8}}
-	g := newGuard(cfg, tel)
+	g, tt := newInsightGuard(t, cfg)
 	core, logs := observer.New(zap.InfoLevel)
 	g.ins.logger = zap.New(core)
-	require.NoError(t, registerInsightTelemetry(g, tel))
 	clk := newFakeClock()
 	g.now = clk.now
 
@@ -177,18 +172,26 @@ func TestTopOffendersNameTheExplodingLabel(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-// TestRankingFromCollectionWhileDataFlows: the telemetry reader ranks (rankIfDue) while
-// batches arrive on other goroutines; -race checks the guard's lock covers both, and the
-// collection must neither deadlock with a batch nor miss the ranking.
-func TestRankingFromCollectionWhileDataFlows(t *testing.T) {
+// newInsightGuard returns a guard whose own telemetry, the insight's callbacks included, a
+// test reader collects.
+func newInsightGuard(t *testing.T, cfg *Config) (*guard, *componenttest.Telemetry) {
+	t.Helper()
 	tt := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
 	tel, err := metadata.NewTelemetryBuilder(tt.NewTelemetrySettings())
 	require.NoError(t, err)
-	cfg := testConfig()
-	cfg.ReportInterval = time.Nanosecond // every collection and every batch ranks
 	g := newGuard(cfg, tel)
 	require.NoError(t, registerInsightTelemetry(g, tel))
+	return g, tt
+}
+
+// TestRankingFromCollectionWhileDataFlows: the telemetry reader ranks (rankIfDue) while
+// batches arrive on other goroutines; -race checks the guard's lock covers both, and the
+// collection must neither deadlock with a batch nor miss the ranking.
+func TestRankingFromCollectionWhileDataFlows(t *testing.T) {
+	cfg := testConfig()
+	cfg.ReportInterval = time.Nanosecond // every collection and every batch ranks
+	g, tt := newInsightGuard(t, cfg)
 
 	done := make(chan struct{})
 	go func() {
