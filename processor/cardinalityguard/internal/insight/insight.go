@@ -21,6 +21,11 @@ import (
 // 2^10 distinct values.
 const Precision = 10
 
+// MaxKeyLen is the longest label key sketched (Mimir's default max_label_name_length): a
+// longer one is counted in Offender.UntrackedLabels, so crafted keys cannot make the tracked
+// names large.
+const MaxKeyLen = 1024
+
 // StdError is the relative standard error of a distinct-value estimate above the sparse range.
 const StdError = 0.0325
 
@@ -152,6 +157,10 @@ func (t *Tracker) Observe(key uint64, metric string, attrs pcommon.Map) {
 	}
 	for k, v := range attrs.All() {
 		if _, skip := t.skip[k]; skip {
+			continue
+		}
+		if len(k) > MaxKeyLen {
+			s.untracked++
 			continue
 		}
 		sk := s.label(k, t.set.MaxLabels)

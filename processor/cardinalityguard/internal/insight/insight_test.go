@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -199,4 +200,14 @@ func TestAddedOnlyFromFedSketches(t *testing.T) {
 		require.Equal(t, []Label{{Key: "user", Values: 30, Added: 0}, {Key: "method", Values: 1, Added: 0}}, rep.ByOutput[0].Labels)
 		require.Equal(t, uint64(1), rep.ByOutput[1].Labels[0].Added, "the fed stream adds what it got")
 	}
+}
+
+// TestLongKeysNotTracked: a label key past MaxKeyLen is counted, not sketched.
+func TestLongKeysNotTracked(t *testing.T) {
+	tr := New(testSettings())
+	long := strings.Repeat("k", MaxKeyLen+1)
+	tr.Observe(1, "m", point(long, "v", strings.Repeat("k", MaxKeyLen), "w"))
+	rep := tr.Report(counts(map[uint64][2]int{1: {1, 1}}))
+	require.Equal(t, []Label{{Key: strings.Repeat("k", MaxKeyLen), Values: 1, Added: 1}}, rep.ByOutput[0].Labels)
+	require.Equal(t, 1, rep.ByOutput[0].UntrackedLabels)
 }
