@@ -22,7 +22,7 @@ type rowSpec struct {
 
 type panelSpec struct {
 	title, description string
-	// kind is "timeseries" (default) or "stat".
+	// kind is "timeseries" (default), "stat" or "table" (instant queries, one row per series).
 	kind string
 	unit string
 	// width on the 24-column grid; 0 means 12 for a time series and 6 for a stat.
@@ -144,16 +144,23 @@ func (p panelSpec) build(id int, pos GridPos) Panel {
 			"justifyMode":   "auto",
 			"orientation":   "auto",
 		}
+	case "table":
+		out.Options = map[string]any{"showHeader": true, "sortBy": []map[string]any{{"displayName": "Value", "desc": true}}}
+		out.Transformations = []map[string]any{{"id": "organize", "options": map[string]any{"excludeByName": map[string]bool{"Time": true}}}}
 	}
 	for i, t := range p.targets {
-		out.Targets = append(out.Targets, Target{
+		tg := Target{
 			RefID:        string(rune('A' + i)),
 			Datasource:   promDS,
 			Expr:         t.expr,
 			LegendFormat: t.legend,
 			Range:        true,
 			Exemplar:     t.exemplars,
-		})
+		}
+		if kind == "table" {
+			tg.Range, tg.Instant, tg.Format = false, true, "table"
+		}
+		out.Targets = append(out.Targets, tg)
 	}
 	return out
 }

@@ -25,7 +25,7 @@ func TestCommittedJSONIsGenerated(t *testing.T) {
 	t.Parallel()
 	files, err := Files()
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{"otelcol-airi-collector.json", "airi-services-red.json",
+	require.ElementsMatch(t, []string{"otelcol-airi-collector.json", "airi-services-red.json", "otelcol-airi-cardinality.json",
 		"provisioning/datasources/otelcol-airi.yaml", "provisioning/dashboards/otelcol-airi.yaml"}, FileNames())
 
 	for name, want := range files {

@@ -71,7 +71,7 @@ type GridPos struct {
 	Y int `json:"y"`
 }
 
-// Panel is a row, time series, stat or gauge panel.
+// Panel is a row, time series, stat, table or gauge panel.
 type Panel struct {
 	ID          int            `json:"id"`
 	Type        string         `json:"type"`
@@ -82,8 +82,10 @@ type Panel struct {
 	Targets     []Target       `json:"targets,omitempty"`
 	FieldConfig *FieldConfig   `json:"fieldConfig,omitempty"`
 	Options     map[string]any `json:"options,omitempty"`
-	Collapsed   *bool          `json:"collapsed,omitempty"`
-	Panels      []Panel        `json:"panels,omitempty"`
+	// Transformations reshape a table panel's result (hiding the Time column).
+	Transformations []map[string]any `json:"transformations,omitempty"`
+	Collapsed       *bool            `json:"collapsed,omitempty"`
+	Panels          []Panel          `json:"panels,omitempty"`
 }
 
 // Target is one PromQL query of a panel.
@@ -93,6 +95,7 @@ type Target struct {
 	Expr         string         `json:"expr"`
 	LegendFormat string         `json:"legendFormat"`
 	Instant      bool           `json:"instant,omitempty"`
+	Format       string         `json:"format,omitempty"`
 	Exemplar     bool           `json:"exemplar,omitempty"`
 	Range        bool           `json:"range"`
 }

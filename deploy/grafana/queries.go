@@ -31,7 +31,9 @@ type Query struct {
 
 func (q Query) String() string { return q.Dashboard + " / " + q.Panel + " / " + q.RefID }
 
-func specs() []dashboardSpec { return []dashboardSpec{collectorDashboard(), servicesDashboard()} }
+func specs() []dashboardSpec {
+	return []dashboardSpec{collectorDashboard(), servicesDashboard(), cardinalityDashboard()}
+}
 
 // Queries returns every panel query of every dashboard, in dashboard and panel order.
 func Queries() []Query {

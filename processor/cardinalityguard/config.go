@@ -121,6 +121,22 @@ type Config struct {
 	// CheckpointInterval is how often the state is checkpointed into storage (and once more at
 	// shutdown). Must be > 0. Default 5s.
 	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
+	// Mode is enforce (the default: data leaves stripped, rewritten, merged and within budget)
+	// or report (all of that is computed and counted in the telemetry, and the data passes
+	// through unchanged). See config_insight.go.
+	Mode Mode `mapstructure:"mode"`
+	// ReportInterval is how often the top offenders are ranked, emitted as telemetry and
+	// logged. Must be > 0. Default 1m.
+	ReportInterval time.Duration `mapstructure:"report_interval"`
+	// TopOffenders is how many metric streams each ranking (by output and by input series)
+	// keeps. 0 turns the ranking and the per-label distinct-value estimates off. Default 20.
+	TopOffenders int `mapstructure:"top_offenders"`
+	// MaxSeriesPerProject is the number of output series over all metrics of one project (the
+	// value of the project keep label); later new series of the project go to their metric's
+	// overflow series. 0 (default): no per-project limit. See config_insight.go.
+	MaxSeriesPerProject int `mapstructure:"max_series_per_project"`
+	// Projects holds per-project overrides keyed by project name.
+	Projects map[string]ProjectOverride `mapstructure:"projects"`
 }
 
 var _ component.Config = (*Config)(nil)
@@ -153,6 +169,9 @@ func createDefaultConfig() component.Config {
 		MaxLabelsPerSeries:   30,
 		MaxExemplarsPerPoint: 4,
 		CheckpointInterval:   5 * time.Second,
+		Mode:                 ModeEnforce,
+		ReportInterval:       time.Minute,
+		TopOffenders:         20,
 	}
 }
 
@@ -200,6 +219,7 @@ func (c *Config) Validate() error {
 	if !c.GaugeAggregation.valid() {
 		errs = append(errs, fmt.Errorf("gauge_aggregation: must be sum, max, min or last, got %q", c.GaugeAggregation))
 	}
+	errs = append(errs, c.validateInsight()...)
 	keep := map[string]bool{}
 	for i, k := range c.KeepLabels {
 		if k == "" {

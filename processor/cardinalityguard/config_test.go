@@ -40,6 +40,9 @@ func TestLoadConfig(t *testing.T) {
 		MaxExemplarsPerPoint: 2,
 		Storage:              &guardStorage,
 		CheckpointInterval:   2 * time.Second,
+		Mode:                 ModeEnforce,
+		ReportInterval:       time.Minute,
+		TopOffenders:         20,
 		Metrics: map[string]MetricOverride{
 			"user_active_sessions":  {GaugeAggregation: GaugeMax},
 			"ws_connections_active": {GaugeAggregation: GaugeSum, StripLabels: []string{"pod"}, MaxSeries: 50},

@@ -38,10 +38,21 @@ func createMetricsProcessor(ctx context.Context, set processor.Settings, cfg com
 	if g.initErr != nil {
 		return nil, g.initErr
 	}
-	return processorhelper.NewMetrics(ctx, set, cfg, next, g.processMetrics,
+	if g.ins != nil {
+		g.ins.logger = set.Logger
+	}
+	if err := registerInsightTelemetry(g, tel); err != nil {
+		return nil, err
+	}
+	process, mutates := g.processMetrics, true
+	if pcfg.Mode == ModeReport {
+		// the guard works on its own copy; the input passes on untouched
+		process, mutates = g.processReport, false
+	}
+	return processorhelper.NewMetrics(ctx, set, cfg, next, process,
 		// output points are built fresh, but the attributes of the first point of each
 		// output series are moved out of the input instead of copied
-		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
+		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: mutates}),
 		processorhelper.WithStart(g.start),
 		processorhelper.WithShutdown(g.shutdown),
 	)

@@ -16,7 +16,8 @@ import (
 
 // FuzzProcessMetrics feeds arbitrary OTLP JSON twice (a second, later export of the same
 // data) and checks the invariants: no panic, no two output points with one identity in one
-// export, at most budget+1 output series per metric stream, budgets respected in state.
+// export, at most budget+1 output series per metric stream, budgets respected in state; and a
+// guard in mode report on the same data passes it on byte for byte, counting exactly the same.
 func FuzzProcessMetrics(f *testing.F) {
 	for _, dir := range []string{"cumulative_sum", "delta_sum", "gauges", "histograms", "exponential_histogram", "summary", "overflow"} {
 		b, err := os.ReadFile(filepath.Join("testdata", dir, "input_1.yaml"))
@@ -51,11 +52,25 @@ func FuzzProcessMetrics(f *testing.F) {
 		cfg.MaxLabelsPerSeries = 4
 		cfg.MaxLabelValueLength = 32
 		cfg.Metrics = map[string]MetricOverride{"g": {GaugeAggregation: GaugeMax}, "x": {GaugeAggregation: GaugeLast}}
+		cfg.MaxSeriesPerProject = 4
 		g, clk := newTestGuard(t, cfg)
+		rcfg := *cfg
+		rcfg.Mode = ModeReport
+		report, rclk := newTestGuard(t, &rcfg)
 		for round := 0; round < 3; round++ {
 			batch := pmetric.NewMetrics()
 			md.CopyTo(batch)
+			want, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(batch)
+			require.NoError(t, err)
+			passed := runReport(t, report, batch)
+			got, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(passed)
+			require.NoError(t, err)
+			require.Equal(t, want, got, "report mode changed the data")
+			rclk.advance(3 * time.Minute)
+			batch = pmetric.NewMetrics()
+			md.CopyTo(batch)
 			out := run(t, g, batch)
+			require.Equal(t, totalsOf(g), totalsOf(report), "report mode counts what enforce does")
 			pts := flatten(t, out) // fails on a duplicate identity
 			perStream := map[string]int{}
 			for _, p := range pts {
@@ -68,6 +83,7 @@ func FuzzProcessMetrics(f *testing.F) {
 			require.LessOrEqual(t, g.liveMembers, cfg.MaxMembers)
 			require.Equal(t, g.seriesIdx.Len(), g.liveSeries)
 			require.Equal(t, g.memberIdx.Len(), g.liveMembers)
+			checkProjectBooks(t, g)
 			clk.advance(3 * time.Minute)
 		}
 	})

@@ -73,6 +73,18 @@ func totalsOf(g *guard) totalCounters {
 // run processes one batch; a batch that produced nothing returns an empty Metrics.
 func run(t testing.TB, g *guard, md pmetric.Metrics) pmetric.Metrics {
 	t.Helper()
+	return runWith(t, g, md, g.processMetrics)
+}
+
+// runReport processes one batch in mode report (processReport) with run's bookkeeping and
+// returns what passed on.
+func runReport(t testing.TB, g *guard, md pmetric.Metrics) pmetric.Metrics {
+	t.Helper()
+	return runWith(t, g, md, g.processReport)
+}
+
+func runWith(t testing.TB, g *guard, md pmetric.Metrics, process func(context.Context, pmetric.Metrics) (pmetric.Metrics, error)) pmetric.Metrics {
+	t.Helper()
 	ctx := context.Background()
 	totals.Lock()
 	sum := totals.of[g]
@@ -93,7 +105,7 @@ func run(t testing.TB, g *guard, md pmetric.Metrics) pmetric.Metrics {
 		sum.evicted += int64(g.sweepStale(ctx))
 	}
 	totals.Unlock()
-	out, err := g.processMetrics(ctx, md)
+	out, err := process(ctx, md)
 	totals.Lock()
 	sum.overflow += g.batch.cnt.overflow
 	sum.stripped += g.batch.cnt.stripped

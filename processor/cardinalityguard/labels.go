@@ -148,6 +148,7 @@ type scanResult struct {
 	rewritten int
 	overflow  bool   // the point carries otel.metric.overflow
 	markerH   uint64 // hash of its otel.metric.overflow label (part of keepSum)
+	inSum     uint64 // identity of the attributes as received (= memberSum), for the insight
 }
 
 // pointScan is one point's labels as the guard outputs them: what is left after strip and
@@ -246,9 +247,11 @@ func (g *guard) scan(c *mctx, attrs pcommon.Map) pointScan {
 		cls := r.class(k, c.rules.extraStrip)
 		if cls == clsStrip {
 			res.stripped++
+			res.inSum += g.h.pairStr(k, sv)
 			continue
 		}
 		oh := g.h.pairStr(k, sv)
+		res.inSum += oh
 		if cls != clsKeep || r.maxValueLen > 0 {
 			tcls := cls
 			if tcls == clsKeep {

@@ -70,8 +70,9 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64, ps *pointScan) re
 		ms := &g.metricStates[c.ms]
 		// a point that is already an overflow aggregate (an SDK's cardinality limit) joins
 		// the overflow series: the two would otherwise share one identity
-		if !ps.overflow && ms.regular < ms.limit && (g.cfg.MaxSeriesTotal == 0 || g.regularTotal < g.cfg.MaxSeriesTotal) {
+		if !ps.overflow && ms.regular < ms.limit && (g.cfg.MaxSeriesTotal == 0 || g.regularTotal < g.cfg.MaxSeriesTotal) && g.projectHasRoom(attrs) {
 			si = g.newSeries(oh, c.ms, shareKey, c.kind, c.mono, c.rules.agg, false)
+			g.projectTake(si)
 		} else {
 			fh := combine(c.base, ps.keepSumNoMarker()^overflowSalt)
 			if si, ok = g.findSeries(fh); !ok {
@@ -91,6 +92,7 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64, ps *pointScan) re
 		m := &g.members[res.mi]
 		m.nStrip, m.nRewrite = uint8(min(ps.stripped, 255)), uint8(min(ps.rewritten, 255))
 	}
+	g.observeInput(c, shareKey, attrs, res, stateful, ps.inSum)
 	return res
 }
 

@@ -83,6 +83,8 @@ type guard struct {
 	stopSweeps                  chan struct{}
 	sweepsDone                  sync.WaitGroup
 	ckptState                   // checkpoints into a storage extension (checkpoint.go)
+
+	ins *insightState // top offenders (insight.go); nil when top_offenders is 0
 }
 
 func newGuard(cfg *Config, tel *metadata.TelemetryBuilder) *guard {
@@ -101,6 +103,8 @@ func newGuard(cfg *Config, tel *metadata.TelemetryBuilder) *guard {
 		},
 	}
 	g.membersPerMetric = cfg.membersPerMetric()
+	g.ins = newInsight(cfg)
+	g.projects = newProjectBudgets(cfg)
 	for r := range numDropReasons {
 		g.dropOpts[r] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", dropReasonNames[r])))}
 	}
@@ -150,6 +154,7 @@ func (g *guard) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric
 	}
 	g.finalize()
 	g.report(ctx)
+	g.maybeRankOffenders(now)
 	g.batch.end()
 	if out.DataPointCount() == 0 && out.ResourceMetrics().Len() == 0 {
 		return out, processorhelper.ErrSkipProcessingData

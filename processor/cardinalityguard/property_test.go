@@ -81,6 +81,11 @@ func runProperty(t *testing.T, seed uint64, steps int) {
 	if seed%3 == 0 {
 		cfg.MaxSeriesTotal = 8
 	}
+	if seed%4 == 1 { // per-project budgets (projects.go): pod-2's project gets less
+		cfg.MaxSeriesPerProject = 12
+		cfg.Projects = map[string]ProjectOverride{"p-pod-2": {MaxSeries: 7}}
+	}
+	projectFull := false
 	g, clk := newTestGuard(t, cfg)
 
 	routes := []string{"/a", "/b", "/c", "/d", "/e", "/f", "/g", "/h", "/i"}
@@ -146,6 +151,12 @@ func runProperty(t *testing.T, seed uint64, steps int) {
 		if cfg.MaxSeriesTotal > 0 {
 			require.LessOrEqual(t, g.regularTotal, cfg.MaxSeriesTotal)
 		}
+		checkProjectBooks(t, g)
+		if p := g.projects; p != nil {
+			for _, i := range p.idx {
+				projectFull = projectFull || p.states[i].regular == p.states[i].limit
+			}
+		}
 	}
 
 	for step := 0; step < steps; step++ {
@@ -198,7 +209,7 @@ func runProperty(t *testing.T, seed uint64, steps int) {
 				continue // silent this step, but never long enough to go stale
 			}
 			m.sinceEmit = 0
-			a := attrs("route", m.route, "user_id", m.user, "environment", "prod")
+			a := attrs("route", m.route, "user_id", m.user, "environment", "prod", "project", "p-"+m.res)
 			in.sum(m.res, "reqs_total", false, a, m.start, now, m.value)
 			var cnt uint64
 			for _, c := range m.hist {
@@ -241,7 +252,7 @@ func runProperty(t *testing.T, seed uint64, steps int) {
 		in := newBuilder()
 		for _, m := range members {
 			if !m.retired {
-				in.gauge(m.res, "inflight", attrs("route", m.route, "user_id", m.user, "environment", "prod"), now, float64(m.gaugeV))
+				in.gauge(m.res, "inflight", attrs("route", m.route, "user_id", m.user, "environment", "prod", "project", "p-"+m.res), now, float64(m.gaugeV))
 			}
 		}
 		gaugeOut = 0
@@ -274,4 +285,7 @@ func runProperty(t *testing.T, seed uint64, steps int) {
 	require.Positive(t, totalsOf(g).evicted, "some series were evicted")
 	require.Positive(t, totalsOf(g).dropped[dropOutOfOrder], "some out-of-order points were ignored")
 	require.Positive(t, totalsOf(g).stripped, "labels were stripped")
+	if g.projects != nil {
+		require.True(t, projectFull, "a project reached its series budget")
+	}
 }

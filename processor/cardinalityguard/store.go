@@ -31,6 +31,8 @@ type store struct {
 	shareIdx     map[uint64]uint32 // share key -> shares index
 	shares       []share
 	freeShares   []uint32
+
+	projects *projectBudgets // per-project budgets (projects.go); nil when none is set
 }
 
 func newStore() store {
@@ -180,6 +182,7 @@ func (g *store) sweep(cutoff int64) (evicted int) {
 			continue
 		}
 		metric := g.shares[s.share].metric
+		g.projectRelease(uint32(si))
 		g.releaseShare(s.share)
 		ms := &g.metricStates[metric]
 		if s.flags&fOverflow != 0 {

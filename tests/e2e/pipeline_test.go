@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -75,6 +76,7 @@ func randomHex(t *testing.T, n int) string {
 func TestAgentAndGatewayIntoEveryBackend(t *testing.T) {
 	jaeger, loki, mimir, prom := newBackend(t, jaegerKind), newBackend(t, lokiKind), newBackend(t, mimirKind), newBackend(t, prometheusKind)
 	budget := map[string]string{"AIRI_MAX_SERIES_PER_METRIC": fmt.Sprint(e2eSeriesBudget)}
+	maps.Copy(budget, guardInsightEnv)
 	gateway := newGateway(t, jaeger, loki, mimir, budget)
 
 	// Seed 003's aster server: a /metrics endpoint served by the Prometheus Go client.
@@ -92,12 +94,14 @@ logger.bind(trace_id=sys.argv[2], tenant_id="tenant-xyz", model="gpt-4", latency
 		filepath.Join(logDir, "gateway.log"), requestID).CombinedOutput()
 	require.NoError(t, err, "loguru: %s", out)
 
-	agent := newAgent(t, gateway, map[string]string{
+	agentEnv := map[string]string{
 		"AIRI_MAX_SERIES_PER_METRIC": fmt.Sprint(e2eSeriesBudget),
 		"AIRI_SCRAPE_TARGETS":        fmt.Sprintf(`["%s"]`, scrapeAddr),
 		"AIRI_SCRAPE_JOB":            "aster",
 		"AIRI_LOG_GLOB":              filepath.Join(logDir, "*.log"),
-	})
+	}
+	maps.Copy(agentEnv, guardInsightEnv)
+	agent := newAgent(t, gateway, agentEnv)
 	prom.Targets = []string{gateway.PrometheusAddr()}
 	prom.TelemetryTargets = []string{gateway.TelemetryAddr(), agent.TelemetryAddr()}
 	prom.RuleFiles = []string{filepath.Join(harness.RepoRoot(t), "deploy", "prometheus", "rules.yaml")}
@@ -323,8 +327,9 @@ logger.bind(trace_id=sys.argv[2], tenant_id="tenant-xyz", model="gpt-4", latency
 			return nil
 		})
 		// target_info carries the resource, ALERTS* are Prometheus's own (deploy/prometheus rules
-		// about this service): neither is a metric of the service.
-		names, err := promQuery(ctx, base, `count by (__name__) ({environment="dev", project="airi", service="llm-gateway", __name__!~"target_info|ALERTS|ALERTS_FOR_STATE"})`)
+		// about this service), otelcol_* the collectors' own telemetry about it (cardinality_guard's
+		// top offenders): none is a metric of the service.
+		names, err := promQuery(ctx, base, `count by (__name__) ({environment="dev", project="airi", service="llm-gateway", __name__!~"target_info|ALERTS|ALERTS_FOR_STATE|otelcol_.*"})`)
 		require.NoError(t, err)
 		var got []string
 		for _, s := range names {
@@ -367,6 +372,12 @@ logger.bind(trace_id=sys.argv[2], tenant_id="tenant-xyz", model="gpt-4", latency
 		})
 	}
 	t.Logf("grafana: all %d panel queries return data", len(grafana.Queries()))
+	// The cardinality dashboard names the labels this test made explode (two rounds of session_id).
+	requireDashboardNamesExplodedLabels(ctx, t, prom.URL("http"), []explodedLabel{
+		{"airi_billing_flux_consumed_total", "session_id", 2 * users},
+		{"airi_billing_flux_consumed_total", "user_id", users},
+		{"airi_e2e_customer_requests_total", "customer", users},
+	})
 	groups, err := promRules(ctx, prom)
 	require.NoError(t, err)
 	require.NotEmpty(t, groups, "Prometheus loaded no rules")

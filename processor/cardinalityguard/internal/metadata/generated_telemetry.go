@@ -25,18 +25,24 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                                       metric.Meter
-	mu                                          sync.Mutex
-	registrations                               []metric.Registration
-	ProcessorCardinalityGuardCheckpointRestores metric.Int64Counter
-	ProcessorCardinalityGuardCheckpoints        metric.Int64Counter
-	ProcessorCardinalityGuardDroppedPoints      metric.Int64Counter
-	ProcessorCardinalityGuardEvictedSeries      metric.Int64Counter
-	ProcessorCardinalityGuardMembersActive      metric.Int64ObservableUpDownCounter
-	ProcessorCardinalityGuardOverflowPoints     metric.Int64Counter
-	ProcessorCardinalityGuardRewrittenValues    metric.Int64Counter
-	ProcessorCardinalityGuardSeriesActive       metric.Int64ObservableUpDownCounter
-	ProcessorCardinalityGuardStrippedLabels     metric.Int64Counter
+	meter                                        metric.Meter
+	mu                                           sync.Mutex
+	registrations                                []metric.Registration
+	ProcessorCardinalityGuardCheckpointRestores  metric.Int64Counter
+	ProcessorCardinalityGuardCheckpoints         metric.Int64Counter
+	ProcessorCardinalityGuardDroppedPoints       metric.Int64Counter
+	ProcessorCardinalityGuardEvictedSeries       metric.Int64Counter
+	ProcessorCardinalityGuardMembersActive       metric.Int64ObservableUpDownCounter
+	ProcessorCardinalityGuardOverflowPoints      metric.Int64Counter
+	ProcessorCardinalityGuardProjectBudget       metric.Int64ObservableGauge
+	ProcessorCardinalityGuardProjectSeries       metric.Int64ObservableGauge
+	ProcessorCardinalityGuardReportMode          metric.Int64ObservableGauge
+	ProcessorCardinalityGuardRewrittenValues     metric.Int64Counter
+	ProcessorCardinalityGuardSeriesActive        metric.Int64ObservableUpDownCounter
+	ProcessorCardinalityGuardStrippedLabels      metric.Int64Counter
+	ProcessorCardinalityGuardTopLabelValues      metric.Int64ObservableGauge
+	ProcessorCardinalityGuardTopLabelValuesAdded metric.Int64ObservableGauge
+	ProcessorCardinalityGuardTopSeries           metric.Int64ObservableGauge
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -65,12 +71,102 @@ func (builder *TelemetryBuilder) RegisterProcessorCardinalityGuardMembersActiveC
 	return nil
 }
 
+// RegisterProcessorCardinalityGuardProjectBudgetCallback sets callback for observable ProcessorCardinalityGuardProjectBudget metric.
+func (builder *TelemetryBuilder) RegisterProcessorCardinalityGuardProjectBudgetCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorCardinalityGuardProjectBudget, obs: o})
+		return nil
+	}, builder.ProcessorCardinalityGuardProjectBudget)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterProcessorCardinalityGuardProjectSeriesCallback sets callback for observable ProcessorCardinalityGuardProjectSeries metric.
+func (builder *TelemetryBuilder) RegisterProcessorCardinalityGuardProjectSeriesCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorCardinalityGuardProjectSeries, obs: o})
+		return nil
+	}, builder.ProcessorCardinalityGuardProjectSeries)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterProcessorCardinalityGuardReportModeCallback sets callback for observable ProcessorCardinalityGuardReportMode metric.
+func (builder *TelemetryBuilder) RegisterProcessorCardinalityGuardReportModeCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorCardinalityGuardReportMode, obs: o})
+		return nil
+	}, builder.ProcessorCardinalityGuardReportMode)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
 // RegisterProcessorCardinalityGuardSeriesActiveCallback sets callback for observable ProcessorCardinalityGuardSeriesActive metric.
 func (builder *TelemetryBuilder) RegisterProcessorCardinalityGuardSeriesActiveCallback(cb metric.Int64Callback) error {
 	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		cb(ctx, &observerInt64{inst: builder.ProcessorCardinalityGuardSeriesActive, obs: o})
 		return nil
 	}, builder.ProcessorCardinalityGuardSeriesActive)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterProcessorCardinalityGuardTopLabelValuesCallback sets callback for observable ProcessorCardinalityGuardTopLabelValues metric.
+func (builder *TelemetryBuilder) RegisterProcessorCardinalityGuardTopLabelValuesCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorCardinalityGuardTopLabelValues, obs: o})
+		return nil
+	}, builder.ProcessorCardinalityGuardTopLabelValues)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterProcessorCardinalityGuardTopLabelValuesAddedCallback sets callback for observable ProcessorCardinalityGuardTopLabelValuesAdded metric.
+func (builder *TelemetryBuilder) RegisterProcessorCardinalityGuardTopLabelValuesAddedCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorCardinalityGuardTopLabelValuesAdded, obs: o})
+		return nil
+	}, builder.ProcessorCardinalityGuardTopLabelValuesAdded)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterProcessorCardinalityGuardTopSeriesCallback sets callback for observable ProcessorCardinalityGuardTopSeries metric.
+func (builder *TelemetryBuilder) RegisterProcessorCardinalityGuardTopSeriesCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorCardinalityGuardTopSeries, obs: o})
+		return nil
+	}, builder.ProcessorCardinalityGuardTopSeries)
 	if err != nil {
 		return err
 	}
@@ -144,6 +240,24 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{datapoint}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ProcessorCardinalityGuardProjectBudget, err = builder.meter.Int64ObservableGauge(
+		"otelcol_processor_cardinality_guard_project_budget",
+		metric.WithDescription("Series budget (max_series_per_project or the project's override) of each of the top_offenders projects with the most output series; absent for a project without a budget. [Development]"),
+		metric.WithUnit("{series}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCardinalityGuardProjectSeries, err = builder.meter.Int64ObservableGauge(
+		"otelcol_processor_cardinality_guard_project_series",
+		metric.WithDescription("Output series (overflow series not included) of each of the top_offenders projects with the most, when per-project budgets are set, refreshed every report_interval. [Development]"),
+		metric.WithUnit("{series}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCardinalityGuardReportMode, err = builder.meter.Int64ObservableGauge(
+		"otelcol_processor_cardinality_guard_report_mode",
+		metric.WithDescription("1 when the guard runs in mode report (its other counters then say what enforce would do; the data passes unchanged), else 0. [Development]"),
+		metric.WithUnit("{mode}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorCardinalityGuardRewrittenValues, err = builder.meter.Int64Counter(
 		"otelcol_processor_cardinality_guard_rewritten_values",
 		metric.WithDescription("Number of label values rewritten (ID placeholders, URL path templates, truncation). [Development]"),
@@ -160,6 +274,24 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_cardinality_guard_stripped_labels",
 		metric.WithDescription("Number of labels removed from data points (configured strip list or labels-per-series limit). [Development]"),
 		metric.WithUnit("{label}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCardinalityGuardTopLabelValues, err = builder.meter.Int64ObservableGauge(
+		"otelcol_processor_cardinality_guard_top_label_values",
+		metric.WithDescription("Estimated distinct values of each tracked label of a top-offender stream among its input series (HyperLogLog, exact while small, else 3.25% standard error), refreshed every report_interval. [Development]"),
+		metric.WithUnit("{value}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCardinalityGuardTopLabelValuesAdded, err = builder.meter.Int64ObservableGauge(
+		"otelcol_processor_cardinality_guard_top_label_values_added",
+		metric.WithDescription("How much the estimated distinct values of each tracked label of a top-offender stream grew during the last report_interval. [Development]"),
+		metric.WithUnit("{value}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCardinalityGuardTopSeries, err = builder.meter.Int64ObservableGauge(
+		"otelcol_processor_cardinality_guard_top_series",
+		metric.WithDescription("Series of each top-offender stream (the top_offenders metrics of one producer by output series, and by input series), refreshed every report_interval. [Development]"),
+		metric.WithUnit("{series}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs
