@@ -199,9 +199,9 @@ func TestHighCardinality(t *testing.T) {
 // not fail it; a crashed collector or wrong data does. Not part of the short run.
 func TestStepUp(t *testing.T) {
 	steps := map[string][]int{
-		"traces":  {10_000, 20_000, 40_000, 60_000, 80_000, 100_000, 130_000, 160_000, 200_000},
-		"logs":    {10_000, 20_000, 40_000, 60_000, 80_000, 100_000, 130_000, 160_000, 200_000},
-		"metrics": {70_000, 140_000, 210_000, 280_000, 350_000, 420_000, 560_000, 700_000, 840_000},
+		"traces":  {5_000, 10_000, 20_000, 40_000, 60_000, 80_000, 100_000, 130_000, 160_000, 200_000},
+		"logs":    {5_000, 10_000, 20_000, 40_000, 60_000, 80_000, 100_000, 130_000, 160_000, 200_000},
+		"metrics": {20_000, 40_000, 70_000, 140_000, 210_000, 280_000, 350_000, 420_000, 560_000, 700_000},
 	}
 	for _, signal := range []string{"traces", "metrics", "logs"} {
 		t.Run(signal, func(t *testing.T) {
