@@ -246,10 +246,13 @@ func TestStepUp(t *testing.T) {
 var stepBest = map[string]int{}
 
 func stepRun(t *testing.T, signal, kind string, rate int) (clean bool, why string) {
-	opts := testbed.LoadOptions{DataItemsPerSecond: rate, ItemsPerBatch: highBatch, Parallel: highParallel}
+	opts := testbed.LoadOptions{DataItemsPerSecond: rate, ItemsPerBatch: highBatch}
 	if signal == "metrics" {
 		opts.ItemsPerBatch = compareMetricsBatch
 	}
+	// at least ~5 requests/s per worker: the generator's pacing is per request, so a worker
+	// with fewer falls short of the rate at a low step
+	opts.Parallel = min(highParallel, max(1, rate/(opts.ItemsPerBatch*5)))
 	r, in, _ := scenario(t, signal, kind, opts)
 	r.duration = min(scenarioDuration, 10*time.Second)
 	res := execute(t, r)

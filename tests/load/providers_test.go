@@ -193,10 +193,13 @@ func (p *requestMetrics) GenerateMetrics() (pmetric.Metrics, bool) {
 		sums[i] = sum.DataPoints()
 		sums[i].EnsureCapacity(p.itemsPerBatch / len(p.names))
 	}
-	now := pcommon.NewTimestampFromTime(time.Now())
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// Stamped under the lock: with concurrent load workers, a member's next value must never
+	// carry an older timestamp than its previous one (the guard would drop it as out of order
+	// and the member's last count would be lost).
+	now := pcommon.NewTimestampFromTime(time.Now())
 	for i := 0; i < p.itemsPerBatch; i++ {
 		member := p.next
 		p.next = (p.next + 1) % p.members
