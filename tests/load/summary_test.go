@@ -160,11 +160,17 @@ func stepTable() string {
 		if bare == 0 && airi == 0 {
 			continue
 		}
+		cell := func(v int) string {
+			if v == 0 {
+				return "first step not clean"
+			}
+			return fmt.Sprint(v)
+		}
 		ratio := "–"
-		if bare > 0 {
+		if bare > 0 && airi > 0 {
 			ratio = fmt.Sprintf("%.2f", float64(airi)/float64(bare))
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %s |\n", s, bare, airi, ratio)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", s, cell(bare), cell(airi), ratio)
 	}
 	return b.String()
 }
