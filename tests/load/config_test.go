@@ -12,37 +12,27 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/open-telemetry/opentelemetry-collector-contrib/testbed/testbed"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 )
 
-// Pipeline kinds compared side by side.
+// Pipeline kinds compared side by side. All three are config/gateway.yaml (receiver, exporters
+// with their sending_queue batching and file_storage, extensions, telemetry) and differ only in
+// the processors of the one pipeline under test.
 const (
-	kindBare = "bare" // memory_limiter + batch: the floor
-	kindAiri = "airi" // + airi_normalize, tracking_id, secret_scrub (, cardinality_guard) as in config/gateway.yaml
-	kindOTTL = "ottl" // + resource + transform: the closest stock contrib gets
+	kindBare = "bare" // memory_limiter alone: the floor
+	kindAiri = "airi" // the shipped pipeline as it is: memory_limiter + our processors
+	kindOTTL = "ottl" // memory_limiter + resource + transform: the closest stock contrib gets
 )
 
-// gatewayProcessors reads memory_limiter and our processors from config/gateway.yaml, so
-// the load tests run exactly what the shipped gateway runs (its ${env:...} defaults included).
-func gatewayProcessors(t testing.TB) map[string]any {
+// shippedGateway reads config/gateway.yaml.
+func shippedGateway(t testing.TB) map[string]any {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(repoRoot, "config", "gateway.yaml"))
 	require.NoError(t, err)
-	var cfg struct {
-		Processors map[string]any `yaml:"processors"`
-	}
+	var cfg map[string]any
 	require.NoError(t, yaml.Unmarshal(raw, &cfg))
-	for _, name := range []string{"memory_limiter", "airi_normalize", "tracking_id", "secret_scrub", "cardinality_guard"} {
-		require.Contains(t, cfg.Processors, name, "config/gateway.yaml has no processor %s", name)
-	}
-	// the testbed's collector has no file_storage extension: the guard runs without
-	// checkpoints here (their cost is BenchmarkCheckpoint's)
-	if guard, ok := cfg.Processors["cardinality_guard"].(map[string]any); ok {
-		delete(guard, "storage")
-	}
-	return cfg.Processors
+	return cfg
 }
 
 // OTTL doing, as far as OTTL can, what our processors do; the statements are the ones the
@@ -110,26 +100,35 @@ var ottlResource = map[string]any{"attributes": []any{
 	map[string]any{"key": "service", "from_attribute": "service.name", "action": "insert"},
 }}
 
-// processorsFor returns the processor configs and their order for one pipeline.
-func processorsFor(t testing.TB, kind, signal string, batch map[string]any) (map[string]any, []string) {
-	gw := gatewayProcessors(t)
-	if batch == nil {
-		batch = map[string]any{}
-	}
-	procs := map[string]any{"memory_limiter": gw["memory_limiter"], "batch": batch}
-	order := []string{"memory_limiter"}
+// gatewayConfig derives a scenario's collector config from config/gateway.yaml: the pipeline of
+// the signal under test is kept alone (the other two would have no data and no backend), and
+// its processors are replaced for bare and ottl. Everything else — the otlp receiver, the
+// exporters with their sending_queue batching and file_storage (traces, logs) or remote-write
+// queue and WAL (metrics), the prometheus exporter, extensions and own telemetry (level
+// detailed) — is the shipped file's, ${env:...} references included; gatewayEnv points those
+// at the testbed. One exporter setting differs: the remote-write WAL is read back and sent
+// every second (wal.truncate_frequency; upstream's default, which the gateway keeps, is a
+// minute unless 300 requests are waiting), so a scenario's last points arrive within the
+// delivery wait instead of up to a minute later; the WAL is still written and read as shipped.
+func gatewayConfig(t testing.TB, signal, kind string) string {
+	t.Helper()
+	cfg := shippedGateway(t)
+	wal := cfg["exporters"].(map[string]any)["prometheus_remote_write/mimir"].(map[string]any)["wal"].(map[string]any)
+	require.NotContains(t, wal, "truncate_frequency", "config/gateway.yaml now sets the WAL's truncate_frequency: drop the load tests' override")
+	wal["truncate_frequency"] = walFlush
+	procs := cfg["processors"].(map[string]any)
+	service := cfg["service"].(map[string]any)
+	pipe := service["pipelines"].(map[string]any)[signal].(map[string]any)
+	shipped := pipe["processors"].([]any)
+	require.Equal(t, "memory_limiter", shipped[0], "config/gateway.yaml's %s pipeline must start with memory_limiter", signal)
+	var order []any
 	switch kind {
-	case kindBare:
 	case kindAiri:
-		for _, name := range []string{"airi_normalize", "tracking_id", "secret_scrub"} {
-			procs[name] = gw[name]
-			order = append(order, name)
-		}
-		if signal == "metrics" {
-			procs["cardinality_guard"] = gw["cardinality_guard"]
-			order = append(order, "cardinality_guard")
-		}
+		order = shipped
+	case kindBare:
+		order = []any{"memory_limiter"}
 	case kindOTTL:
+		order = []any{"memory_limiter"}
 		tf := map[string]any{"error_mode": "ignore"}
 		switch signal {
 		case "traces", "logs":
@@ -152,46 +151,36 @@ func processorsFor(t testing.TB, kind, signal string, batch map[string]any) (map
 	default:
 		t.Fatalf("unknown pipeline kind %q", kind)
 	}
-	return procs, append(order, "batch")
-}
-
-// collectorConfig builds the agent config: the testbed sender's receiver, the testbed
-// receiver's exporter, pprof (as the upstream scenarios), own telemetry on a free port.
-// batch is the batch processor's config (nil: its defaults).
-func collectorConfig(t testing.TB, sender testbed.DataSender, receiver testbed.DataReceiver, signal, kind, resultDir string, telemetryPort int, batch map[string]any) string {
-	t.Helper()
-	fragment := func(section, body string) any {
-		var m map[string]any
-		require.NoError(t, yaml.Unmarshal([]byte(section+":"+body), &m), body)
-		return m[section]
-	}
-	procs, order := processorsFor(t, kind, signal, batch)
-	cfg := map[string]any{
-		"receivers":  fragment("receivers", sender.GenConfigYAMLStr()),
-		"exporters":  fragment("exporters", receiver.GenConfigYAMLStr()),
-		"processors": procs,
-		"extensions": map[string]any{"pprof": map[string]any{
-			"endpoint":     fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-			"save_to_file": filepath.Join(resultDir, "cpu.prof"),
-		}},
-		"service": map[string]any{
-			"extensions": []any{"pprof"},
-			"telemetry": map[string]any{
-				"logs": map[string]any{"level": "info"},
-				"metrics": map[string]any{"level": "normal", "readers": []any{map[string]any{"pull": map[string]any{
-					"exporter": map[string]any{"prometheus": map[string]any{"host": "127.0.0.1", "port": telemetryPort}},
-				}}}},
-			},
-			"pipelines": map[string]any{signal: map[string]any{
-				"receivers":  []any{sender.ProtocolName()},
-				"processors": order,
-				"exporters":  []any{receiver.ProtocolName()},
-			}},
-		},
-	}
+	pipe["processors"] = order
+	service["pipelines"] = map[string]any{signal: pipe}
 	out, err := yaml.Marshal(cfg)
 	require.NoError(t, err)
 	return string(out)
+}
+
+// walFlush is the remote-write WAL's truncate_frequency in the load scenarios (gatewayConfig).
+const walFlush = "1s"
+
+// gatewayEnv is the ${env:...} settings of config/gateway.yaml (config/.env.example) for one
+// scenario: the load generator's port for the otlp receiver, the testbed receiver as Jaeger /
+// Loki / Mimir, a fresh storage directory, free ports for everything else on 127.0.0.1.
+func gatewayEnv(t testing.TB, senderPort, recvPort, telemetryPort, pprofPort int, storageDir string) map[string]string {
+	local := func() string { return fmt.Sprintf("127.0.0.1:%d", freePort(t)) }
+	return map[string]string{
+		"AIRI_OTLP_GRPC_ENDPOINT":  fmt.Sprintf("127.0.0.1:%d", senderPort),
+		"AIRI_OTLP_HTTP_ENDPOINT":  local(),
+		"AIRI_HEALTH_ENDPOINT":     local(),
+		"AIRI_PPROF_ENDPOINT":      fmt.Sprintf("127.0.0.1:%d", pprofPort),
+		"AIRI_ZPAGES_ENDPOINT":     local(),
+		"AIRI_PROMETHEUS_ENDPOINT": local(),
+		"AIRI_STORAGE_DIR":         storageDir,
+		"AIRI_TELEMETRY_HOST":      "127.0.0.1",
+		"AIRI_TELEMETRY_PORT":      fmt.Sprint(telemetryPort),
+		"JAEGER_OTLP_ENDPOINT":     fmt.Sprintf("127.0.0.1:%d", recvPort),
+		"JAEGER_OTLP_INSECURE":     "true",
+		"LOKI_OTLP_ENDPOINT":       fmt.Sprintf("http://127.0.0.1:%d", recvPort),
+		"MIMIR_REMOTE_WRITE_URL":   fmt.Sprintf("http://127.0.0.1:%d/api/v1/push", recvPort),
+	}
 }
 
 var (

@@ -7,17 +7,20 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
+	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/testbed/testbed"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/shirou/gopsutil/v4/process"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer"
@@ -101,18 +104,24 @@ func mustAbs(p string) string {
 }
 
 // measurement is one scenario's steady-state figures, taken by this harness (not the
-// testbed's since-process-start averages): CPU over the load window after a warm-up, RSS
-// sampled every 200 ms over the same window.
+// testbed's since-process-start averages) over the load window after a warm-up: the
+// collector's own CPU time (utime+stime from /proc/PID/stat), RSS sampled every 200 ms and the
+// Go heap as the collector reports it (otelcol_process_runtime_heap_alloc_bytes) every second.
 type measurement struct {
 	Name       string
 	Signal     string
 	Kind       string
+	Round      int
 	TargetRate int     // items/s asked of the load generator
 	SentRate   float64 // items/s actually sent in the window
+	CPUSeconds float64 // collector CPU seconds in the window
+	CPUPerM    float64 // collector CPU seconds per million items sent in the window
 	CPUPercent float64 // % of one core
 	HarnessCPU float64 // % of one core used by this test process (load generator, mock backend, checks)
 	RAMAvgMiB  float64
 	RAMMaxMiB  float64
+	HeapAvgMiB float64
+	HeapMaxMiB float64
 	Sent       uint64
 	Received   uint64 // items the mock backend counted
 }
@@ -123,17 +132,33 @@ func record(m measurement) {
 	measured = append(measured, m)
 }
 
-// teeReceiver is the testbed's OTLP/gRPC receiver with checks in front of the mock backend:
-// each batch that reaches the backend is handed to the scenario's inspectors first.
+// teeReceiver stands where config/gateway.yaml's backend for the signal would be — the
+// testbed's OTLP/gRPC receiver as Jaeger, its OTLP/HTTP receiver as Loki, prwReceiver as Mimir
+// — with checks in front of the mock backend: each batch that reaches the backend is handed to
+// the scenario's inspectors first.
 type teeReceiver struct {
-	*testbed.BaseOTLPDataReceiver
+	testbed.DataReceiver
+	port    int
+	prw     *prwReceiver // metrics only
 	traces  func(ptrace.Traces)
 	metrics func(pmetric.Metrics)
 	logs    func(plog.Logs)
 }
 
-func newTeeReceiver(t testing.TB) *teeReceiver {
-	return &teeReceiver{BaseOTLPDataReceiver: testbed.NewOTLPDataReceiver(freePort(t))}
+func newTeeReceiver(t testing.TB, signal string) *teeReceiver {
+	r := &teeReceiver{port: freePort(t)}
+	switch signal {
+	case "traces":
+		r.DataReceiver = testbed.NewOTLPDataReceiver(r.port)
+	case "logs":
+		r.DataReceiver = testbed.NewOTLPHTTPDataReceiver(r.port)
+	case "metrics":
+		r.prw = newPRWReceiver(r.port)
+		r.DataReceiver = r.prw
+	default:
+		t.Fatalf("unknown signal %q", signal)
+	}
+	return r
 }
 
 func (r *teeReceiver) Start(tc consumer.Traces, mc consumer.Metrics, lc consumer.Logs) error {
@@ -158,11 +183,10 @@ func (r *teeReceiver) Start(tc consumer.Traces, mc consumer.Metrics, lc consumer
 			return next.ConsumeLogs(ctx, ld)
 		})
 	}
-	return r.BaseOTLPDataReceiver.Start(tc, mc, lc)
+	return r.DataReceiver.Start(tc, mc, lc)
 }
 
-func newSender(t testing.TB, signal string) testbed.DataSender {
-	port := freePort(t)
+func newSender(t testing.TB, signal string, port int) testbed.DataSender {
 	switch signal {
 	case "traces":
 		return testbed.NewOTLPTraceDataSender(testbed.DefaultHost, port)
@@ -179,6 +203,7 @@ func newSender(t testing.TB, signal string) testbed.DataSender {
 type run struct {
 	signal   string
 	kind     string
+	round    int
 	provider testbed.DataProvider
 	opts     testbed.LoadOptions
 	receiver *teeReceiver
@@ -193,10 +218,17 @@ type run struct {
 	validator testbed.TestCaseValidator
 	summary   testbed.TestResultsSummary
 	recording bool
-	// telemetryPort of the collector's own Prometheus metrics.
-	telemetryPort int
-	// batch overrides the batch processor's defaults.
-	batch map[string]any
+	// until, if set, ends the load window early, as soon as it holds (r.duration is then the
+	// longest the window may last).
+	until func() bool
+	// afterLoad runs after the delivery wait (delivered or not), with the collector still running.
+	afterLoad func(c collectorPorts)
+}
+
+// collectorPorts are where a running scenario's collector answers on 127.0.0.1.
+type collectorPorts struct {
+	telemetry, pprof int
+	resultDir        string
 }
 
 // result is what a finished run hands back for assertions.
@@ -207,13 +239,13 @@ type result struct {
 	alive     bool // collector still running when the load stopped (no crash, no watchdog kill)
 }
 
-// execute runs one scenario: backend, collector, load for r.duration after a warm-up, then
-// waits up to 30 s for delivery. It stops the test case (recording TESTRESULTS.md) before
-// returning.
+// execute runs one scenario: backend, collector (config/gateway.yaml as gatewayConfig derives
+// it), load for r.duration after a warm-up, then waits up to 30 s for delivery. It stops the
+// test case (recording TESTRESULTS.md) before returning.
 func execute(t *testing.T, r run) result {
 	t.Helper()
 	if r.receiver == nil {
-		r.receiver = newTeeReceiver(t)
+		r.receiver = newTeeReceiver(t, r.signal)
 	}
 	if r.duration == 0 {
 		r.duration = scenarioDuration
@@ -230,19 +262,21 @@ func execute(t *testing.T, r run) result {
 	if r.abortRAM == 0 {
 		r.abortRAM = 2048
 	}
-	if r.telemetryPort == 0 {
-		r.telemetryPort = freePort(t)
-	}
-	sender := newSender(t, r.signal)
+	senderPort := freePort(t)
+	sender := newSender(t, r.signal, senderPort)
 	resultDir := mustAbs(filepath.Join("results", t.Name()))
+	require.NoError(t, os.RemoveAll(resultDir)) // a fresh file_storage directory
 	require.NoError(t, os.MkdirAll(resultDir, 0o755))
+	ports := collectorPorts{telemetry: freePort(t), pprof: freePort(t), resultDir: resultDir}
 
 	opts := []testbed.ChildProcessOption{testbed.WithAgentExePath(agentExe), testbed.WithEnvVar("GOMAXPROCS", "2")}
-	for k, v := range r.env {
+	env := gatewayEnv(t, senderPort, r.receiver.port, ports.telemetry, ports.pprof, filepath.Join(resultDir, "storage"))
+	maps.Copy(env, r.env)
+	for k, v := range env {
 		opts = append(opts, testbed.WithEnvVar(k, v))
 	}
 	agent := testbed.NewChildProcessCollector(opts...)
-	cleanup, err := agent.PrepareConfig(t, collectorConfig(t, sender, r.receiver, r.signal, r.kind, resultDir, r.telemetryPort, r.batch))
+	cleanup, err := agent.PrepareConfig(t, gatewayConfig(t, r.signal, r.kind))
 	require.NoError(t, err)
 	t.Cleanup(cleanup)
 
@@ -273,17 +307,21 @@ func execute(t *testing.T, r run) result {
 
 	warmup := min(r.duration/4, 2*time.Second)
 	tc.Sleep(warmup)
-	cpu0, err := proc.Times()
+	cpu0, err := procCPUSeconds(proc.Pid)
 	require.NoError(t, err)
 	self0 := selfCPU()
 	sent0, t0 := tc.LoadGenerator.DataItemsSent(), time.Now()
-	rss := startRSSSampler(proc)
-	tc.Sleep(r.duration)
-	cpu1, err := proc.Times()
+	mem := startMemSampler(proc, ports.telemetry)
+	if r.until != nil {
+		tc.WaitForN(r.until, r.duration, "load window's end condition")
+	} else {
+		tc.Sleep(r.duration)
+	}
+	cpu1, err := procCPUSeconds(proc.Pid)
 	require.NoError(t, err, "collector gone during the run (see %s/agent.log)", resultDir)
 	sent1, t1 := tc.LoadGenerator.DataItemsSent(), time.Now()
 	self1 := selfCPU()
-	ramAvg, ramMax := rss.stop()
+	mm := mem.stop()
 	tc.StopLoad()
 	alive, _ := proc.IsRunning()
 
@@ -294,18 +332,26 @@ func execute(t *testing.T, r run) result {
 		}
 	}
 	ok := tc.WaitForN(func() bool { return delivered(tc) }, 30*time.Second, "all data delivered")
+	if alive && r.afterLoad != nil {
+		r.afterLoad(ports)
+	}
 
+	window := t1.Sub(t0).Seconds()
 	res := result{
 		measurement: measurement{
 			Name:       t.Name(),
 			Signal:     r.signal,
 			Kind:       r.kind,
+			Round:      r.round,
 			TargetRate: r.opts.DataItemsPerSecond,
-			SentRate:   float64(sent1-sent0) / t1.Sub(t0).Seconds(),
-			CPUPercent: (cpu1.User + cpu1.System - cpu0.User - cpu0.System) / t1.Sub(t0).Seconds() * 100,
-			HarnessCPU: (self1 - self0).Seconds() / t1.Sub(t0).Seconds() * 100,
-			RAMAvgMiB:  ramAvg,
-			RAMMaxMiB:  ramMax,
+			SentRate:   float64(sent1-sent0) / window,
+			CPUSeconds: cpu1 - cpu0,
+			CPUPercent: (cpu1 - cpu0) / window * 100,
+			HarnessCPU: (self1 - self0).Seconds() / window * 100,
+			RAMAvgMiB:  mm.rssAvg,
+			RAMMaxMiB:  mm.rssMax,
+			HeapAvgMiB: mm.heapAvg,
+			HeapMaxMiB: mm.heapMax,
 			Sent:       tc.LoadGenerator.DataItemsSent(),
 			Received:   tc.MockBackend.DataItemsReceived(),
 		},
@@ -313,9 +359,47 @@ func execute(t *testing.T, r run) result {
 		delivered: ok,
 		alive:     alive,
 	}
-	t.Logf("%s: %s %s at %d items/s (sent %.0f/s): CPU %.1f%% (harness %.0f%%) RAM avg %.0f max %.0f MiB, sent %d received %d delivered=%v",
-		t.Name(), r.kind, r.signal, r.opts.DataItemsPerSecond, res.SentRate, res.CPUPercent, res.HarnessCPU, ramAvg, ramMax, res.Sent, res.Received, ok)
+	if sent1 > sent0 {
+		res.CPUPerM = res.CPUSeconds / float64(sent1-sent0) * 1e6
+	}
+	if r.receiver.prw != nil {
+		require.NoError(t, r.receiver.prw.Err(), "remote-write receiver")
+	}
+	t.Logf("%s: %s %s at %d items/s (sent %.0f/s): CPU %.2f s per 1M items (%.1f%%, harness %.0f%%) RSS avg %.0f max %.0f MiB, heap avg %.0f max %.0f MiB, sent %d received %d delivered=%v",
+		t.Name(), r.kind, r.signal, r.opts.DataItemsPerSecond, res.SentRate, res.CPUPerM, res.CPUPercent, res.HarnessCPU,
+		mm.rssAvg, mm.rssMax, mm.heapAvg, mm.heapMax, res.Sent, res.Received, ok)
 	return res
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every Linux architecture
+// Go supports (the kernel's ABI fixes it, whatever CONFIG_HZ is).
+const clockTicks = 100
+
+// procCPUSeconds is utime+stime of a process from /proc/PID/stat, in seconds.
+func procCPUSeconds(pid int32) (float64, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// comm (field 2) is in parentheses and may contain spaces: fields count from after it.
+	rest := string(raw)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields after comm", pid, len(f))
+	}
+	// utime and stime are fields 14 and 15 of the line, 12 and 13 after comm
+	utime, err := strconv.ParseUint(f[11], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat utime: %w", pid, err)
+	}
+	stime, err := strconv.ParseUint(f[12], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat stime: %w", pid, err)
+	}
+	return float64(utime+stime) / clockTicks, nil
 }
 
 // selfCPU is this process's CPU time so far.
@@ -327,28 +411,32 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-type rssSampler struct {
-	done       chan struct{}
-	wg         sync.WaitGroup
-	sum, max   atomic.Uint64
-	samples    atomic.Uint64
-	proc       *process.Process
-	stopResult [2]float64
+// memSampler samples the collector's RSS every 200 ms and its Go heap
+// (otelcol_process_runtime_heap_alloc_bytes, which the collector refreshes at most once a
+// second) every second.
+type memSampler struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+	rss  []float64
+	heap []float64
 }
 
-func startRSSSampler(proc *process.Process) *rssSampler {
-	s := &rssSampler{done: make(chan struct{}), proc: proc}
+type memFigures struct{ rssAvg, rssMax, heapAvg, heapMax float64 }
+
+func startMemSampler(proc *process.Process, telemetryPort int) *memSampler {
+	s := &memSampler{done: make(chan struct{})}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
-		for {
+		for i := 0; ; i++ {
 			if mi, err := proc.MemoryInfo(); err == nil {
-				s.sum.Add(mi.RSS)
-				s.samples.Add(1)
-				if mi.RSS > s.max.Load() {
-					s.max.Store(mi.RSS)
+				s.rss = append(s.rss, float64(mi.RSS))
+			}
+			if i%5 == 0 {
+				if h, err := scrapeGauge(telemetryPort, heapMetric); err == nil {
+					s.heap = append(s.heap, h)
 				}
 			}
 			select {
@@ -361,15 +449,54 @@ func startRSSSampler(proc *process.Process) *rssSampler {
 	return s
 }
 
-// stop returns the average and maximum RSS in MiB.
-func (s *rssSampler) stop() (avg, maxMiB float64) {
+func (s *memSampler) stop() memFigures {
 	close(s.done)
 	s.wg.Wait()
-	n := s.samples.Load()
-	if n == 0 {
-		return 0, 0
+	avgMax := func(xs []float64) (avg, mx float64) {
+		for _, x := range xs {
+			avg += x
+			mx = max(mx, x)
+		}
+		if len(xs) > 0 {
+			avg /= float64(len(xs))
+		}
+		return avg / (1 << 20), mx / (1 << 20)
 	}
-	return float64(s.sum.Load()) / float64(n) / (1 << 20), float64(s.max.Load()) / (1 << 20)
+	var f memFigures
+	f.rssAvg, f.rssMax = avgMax(s.rss)
+	f.heapAvg, f.heapMax = avgMax(s.heap)
+	return f
+}
+
+const heapMetric = "otelcol_process_runtime_heap_alloc_bytes"
+
+// scrapeGauge reads one unlabelled gauge (or the sum of a metric's series) from the
+// collector's own Prometheus endpoint.
+func scrapeGauge(port int, name string) (float64, error) {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	mf, ok := families[name]
+	if !ok {
+		return 0, fmt.Errorf("%s not exposed", name)
+	}
+	var v float64
+	for _, m := range mf.GetMetric() {
+		switch {
+		case m.GetGauge() != nil:
+			v += m.GetGauge().GetValue()
+		case m.GetCounter() != nil:
+			v += m.GetCounter().GetValue()
+		}
+	}
+	return v, nil
 }
 
 // requireHealthy is what every scenario asserts, because the testbed only logs a crashed
@@ -379,116 +506,4 @@ func requireHealthy(t *testing.T, res result) {
 	require.True(t, res.alive, "the collector died or was stopped by the testbed watchdog (see results/%s/agent.log)", t.Name())
 	require.NotZero(t, res.Sent, "nothing was sent")
 	require.Zero(t, res.tc.LoadGenerator.PermanentErrors(), "the collector refused data permanently")
-}
-
-// writeSummary writes the side-by-side table of every measured scenario with the ratios
-// airi/bare and airi/ottl for scenarios of one signal measured in this run.
-func writeSummary(path string) error {
-	measuredMu.Lock()
-	defer measuredMu.Unlock()
-	if len(measured) == 0 {
-		return nil
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "# otelcol-airi load results\n\nGenerated %s by `go test` in tests/load (TESTCASE_DURATION=%s per scenario); "+
-		"GOMAXPROCS=2 for the collector; load generator and mock backend run on the same machine.\n"+
-		"CPU is %% of one core over the load window after a warm-up; RAM is RSS sampled every 200 ms over the same window.\n"+
-		"Metrics items are data points (1 item = 1 point here, unlike the testbed's perf provider's 7).\n\n",
-		time.Now().UTC().Format(time.RFC3339), scenarioDuration)
-	b.WriteString("| scenario | signal | pipeline | target items/s | sent items/s | CPU % | harness CPU % | RAM avg MiB | RAM max MiB | sent | received |\n")
-	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, m := range measured {
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %.0f | %.1f | %.0f | %.0f | %.0f | %d | %d |\n",
-			m.Name, m.Signal, m.Kind, m.TargetRate, m.SentRate, m.CPUPercent, m.HarnessCPU, m.RAMAvgMiB, m.RAMMaxMiB, m.Sent, m.Received)
-	}
-	ratios := ratioTable()
-	if ratios != "" {
-		b.WriteString("\n## Same-run ratios (TestCompare)\n\n")
-		b.WriteString(ratios)
-	}
-	if len(stepBest) > 0 {
-		b.WriteString("\n## Highest zero-loss rate through airi (TestStepUp)\n\n| signal | items/s |\n|---|---:|\n")
-		for _, s := range []string{"traces", "metrics", "logs"} {
-			if v, ok := stepBest[s]; ok {
-				fmt.Fprintf(&b, "| %s | %d |\n", s, v)
-			}
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
-}
-
-// ratioTable compares the TestCompare runs of each signal: CPU airi/bare (target ≤ 1.3),
-// airi/ottl (target < 1), RAM airi − bare (target ≤ 40 MiB). CPU ratios are taken per item
-// actually sent (CPU % per 10k items/s), since a pipeline that pushes back on the synchronous
-// load generator sends less than the target rate.
-func ratioTable() string {
-	type runs struct{ cpu, perItem, ram, sent []float64 }
-	bySignal := map[string]map[string]*runs{}
-	rate := map[string]int{}
-	for _, m := range measured {
-		if !strings.HasPrefix(m.Name, "TestCompare/") || m.SentRate <= 0 {
-			continue
-		}
-		if bySignal[m.Signal] == nil {
-			bySignal[m.Signal] = map[string]*runs{}
-		}
-		r := bySignal[m.Signal][m.Kind]
-		if r == nil {
-			r = &runs{}
-			bySignal[m.Signal][m.Kind] = r
-		}
-		r.cpu = append(r.cpu, m.CPUPercent)
-		r.perItem = append(r.perItem, m.CPUPercent/m.SentRate)
-		r.ram = append(r.ram, m.RAMAvgMiB)
-		r.sent = append(r.sent, m.SentRate)
-		rate[m.Signal] = m.TargetRate
-	}
-	signals := make([]string, 0, len(bySignal))
-	for s := range bySignal {
-		signals = append(signals, s)
-	}
-	sort.Strings(signals)
-	var b strings.Builder
-	b.WriteString("Medians over the rounds of each pipeline (n = rounds).\n\n")
-	b.WriteString("| signal | target items/s | n | sent items/s bare / airi / ottl | CPU % bare / airi / ottl | airi/bare CPU per item (≤ 1.3) | airi/ottl CPU per item (< 1) | RAM avg MiB bare / airi / ottl | airi − bare RAM (≤ 40 MiB) |\n")
-	b.WriteString("|---|---:|---:|---|---|---:|---:|---|---:|\n")
-	for _, s := range signals {
-		k := bySignal[s]
-		bare, airi, ottl := k[kindBare], k[kindAiri], k[kindOTTL]
-		if bare == nil || airi == nil || ottl == nil {
-			continue
-		}
-		mark := func(ok bool) string {
-			if ok {
-				return "met"
-			}
-			return "**missed**"
-		}
-		rb := median(airi.perItem) / median(bare.perItem)
-		ro := median(airi.perItem) / median(ottl.perItem)
-		dr := median(airi.ram) - median(bare.ram)
-		fmt.Fprintf(&b, "| %s | %d | %d | %.0f / %.0f / %.0f | %.1f / %.1f / %.1f | %.2f %s | %.2f %s | %.0f / %.0f / %.0f | %+.0f %s |\n",
-			s, rate[s], min(len(bare.cpu), len(airi.cpu), len(ottl.cpu)),
-			median(bare.sent), median(airi.sent), median(ottl.sent),
-			median(bare.cpu), median(airi.cpu), median(ottl.cpu),
-			rb, mark(rb <= 1.3), ro, mark(ro < 1),
-			median(bare.ram), median(airi.ram), median(ottl.ram), dr, mark(dr <= 40))
-	}
-	return b.String()
-}
-
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	n := len(s)
-	if n == 0 {
-		return 0
-	}
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }

@@ -115,11 +115,14 @@ func traceIDOf(n uint64) pcommon.TraceID {
 type requestMetrics struct {
 	members       int
 	itemsPerBatch int
-	labels        func(m int, attrs pcommon.Map)
-	start         pcommon.Timestamp
+	// names: member m is a point of metric names[m%len(names)] (one name unless withMetrics)
+	names  []string
+	labels func(m int, attrs pcommon.Map)
+	start  pcommon.Timestamp
 
 	mu        sync.Mutex
 	next      int
+	seen      int // members sent at least once
 	values    []int64
 	total     int64
 	generated *atomic.Uint64
@@ -132,7 +135,18 @@ func newRequestMetrics(members, itemsPerBatch int, labels func(int, pcommon.Map)
 		labels:        labels,
 		start:         pcommon.NewTimestampFromTime(time.Now()),
 		values:        make([]int64, members),
+		names:         []string{"airi.load.requests"},
 	}
+}
+
+// withMetrics spreads the members over n counters airi.load.requests0 … n-1, as a service with
+// several metrics does (the guard bounds members per metric and producer).
+func (p *requestMetrics) withMetrics(n int) *requestMetrics {
+	p.names = make([]string, n)
+	for i := range p.names {
+		p.names[i] = "airi.load.requests" + strconv.Itoa(i)
+	}
+	return p
 }
 
 var methods = [...]string{"GET", "POST", "PUT", "DELETE"}
@@ -168,25 +182,34 @@ func (p *requestMetrics) GenerateMetrics() (pmetric.Metrics, bool) {
 	fillResource(rm.Resource().Attributes())
 	sm := rm.ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName("airi-load")
-	m := sm.Metrics().AppendEmpty()
-	m.SetName("airi.load.requests")
-	m.SetUnit("{request}")
-	sum := m.SetEmptySum()
-	sum.SetIsMonotonic(true)
-	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-	dps := sum.DataPoints()
-	dps.EnsureCapacity(p.itemsPerBatch)
-	now := pcommon.NewTimestampFromTime(time.Now())
+	sums := make([]pmetric.NumberDataPointSlice, len(p.names))
+	for i, name := range p.names {
+		m := sm.Metrics().AppendEmpty()
+		m.SetName(name)
+		m.SetUnit("{request}")
+		sum := m.SetEmptySum()
+		sum.SetIsMonotonic(true)
+		sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		sums[i] = sum.DataPoints()
+		sums[i].EnsureCapacity(p.itemsPerBatch / len(p.names))
+	}
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// Stamped under the lock: with concurrent load workers, a member's next value must never
+	// carry an older timestamp than its previous one (the guard would drop it as out of order
+	// and the member's last count would be lost).
+	now := pcommon.NewTimestampFromTime(time.Now())
 	for i := 0; i < p.itemsPerBatch; i++ {
 		member := p.next
 		p.next = (p.next + 1) % p.members
+		if p.values[member] == 0 {
+			p.seen++
+		}
 		inc := int64(1 + (member+int(p.values[member]))%3)
 		p.values[member] += inc
 		p.total += inc
-		dp := dps.AppendEmpty()
+		dp := sums[member%len(sums)].AppendEmpty()
 		dp.SetStartTimestamp(p.start)
 		dp.SetTimestamp(now)
 		dp.SetIntValue(p.values[member])
@@ -203,15 +226,12 @@ func (p *requestMetrics) Total() int64 {
 	return p.total
 }
 
+// Sent is how many points were generated.
+func (p *requestMetrics) Sent() uint64 { return p.generated.Load() }
+
 // MembersSeen is how many distinct members have been sent at least once.
 func (p *requestMetrics) MembersSeen() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	seen := 0
-	for _, v := range p.values {
-		if v > 0 {
-			seen++
-		}
-	}
-	return seen
+	return p.seen
 }

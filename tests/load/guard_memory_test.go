@@ -1,0 +1,141 @@
+// Copyright otelcol-airi authors
+// SPDX-License-Identifier: Apache-2.0
+
+package load
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/testbed/testbed"
+	"github.com/stretchr/testify/require"
+)
+
+// guardMemory is what TestGuardMemory measured at one member count.
+type guardMemory struct {
+	members    int
+	liveMiB    float64 // HeapAlloc right after a forced GC, load stopped, state held
+	heapAvgMiB float64 // otelcol_process_runtime_heap_alloc_bytes during the load
+	heapMaxMiB float64
+	rssMaxMiB  float64
+}
+
+var (
+	guardMu  sync.Mutex
+	guardMem []guardMemory
+)
+
+// TestGuardMemory holds 100 000 and then 1 000 000 active input series (members) in the
+// shipped gateway's cardinality_guard — user_id stripped, 10 counters of 160 output series
+// each, within max_members (1M) and its per-metric share (200k) — and reads the collector's
+// Go heap two ways: otelcol_process_runtime_heap_alloc_bytes while the load runs (what a
+// dashboard shows: live state plus the garbage GOGC lets accumulate), and HeapAlloc right
+// after a GC forced through the gateway's pprof extension once everything is delivered (the
+// live heap; the heap profile is saved next to agent.log). The bytes per member are the
+// live-heap difference between the two runs over the 900 000 members between them.
+func TestGuardMemory(t *testing.T) {
+	for _, members := range []int{100_000, 1_000_000} {
+		t.Run(strconv.Itoa(members), func(t *testing.T) {
+			const rate = 100_000
+			metrics := newRequestMetrics(members, compareMetricsBatch, standardLabels).withMetrics(10)
+			tracker := newSeriesTracker()
+			recv := newTeeReceiver(t, "metrics")
+			recv.metrics = tracker.metrics
+			var live float64
+			var dropped, active float64
+			res := execute(t, run{
+				signal: "metrics", kind: kindAiri, receiver: recv, provider: metrics,
+				// the window ends once every member was sent twice (on a busy machine the
+				// generator falls short of the rate); at most 2 minutes
+				until: func() bool { return metrics.Sent() >= 2*uint64(members) }, duration: 2 * time.Minute,
+				opts:      testbed.LoadOptions{DataItemsPerSecond: rate, ItemsPerBatch: compareMetricsBatch, Parallel: 4},
+				delivered: func(*testbed.TestCase) bool { return tracker.Total() == metrics.Total() },
+				afterLoad: func(c collectorPorts) {
+					var err error
+					live, err = liveHeap(c)
+					require.NoError(t, err)
+					active, err = scrapeGauge(c.telemetry, "otelcol_processor_cardinality_guard_members_active")
+					require.NoError(t, err)
+					dropped, _ = scrapeGauge(c.telemetry, "otelcol_processor_cardinality_guard_dropped_points_total")
+				},
+			})
+			requireHealthy(t, res)
+			require.True(t, res.delivered, "counts lost or double-counted: sent total %d, received total %d", metrics.Total(), tracker.Total())
+			require.Equal(t, members, metrics.MembersSeen(), "not every member was sent")
+			require.Zero(t, dropped, "the guard dropped points (member limits)")
+			require.InDelta(t, float64(members), active, float64(members)/100, "members_active")
+			record(res.measurement)
+			guardMu.Lock()
+			guardMem = append(guardMem, guardMemory{members: members, liveMiB: live, heapAvgMiB: res.HeapAvgMiB, heapMaxMiB: res.HeapMaxMiB, rssMaxMiB: res.RAMMaxMiB})
+			guardMu.Unlock()
+			t.Logf("%d members: live heap %.0f MiB after GC; heap_alloc during load avg %.0f max %.0f MiB; RSS max %.0f MiB",
+				members, live, res.HeapAvgMiB, res.HeapMaxMiB, res.RAMMaxMiB)
+		})
+	}
+}
+
+// liveHeap forces a GC in the collector (pprof's heap endpoint with gc=1; the profile is saved
+// as heap.pprof) and returns the HeapAlloc the runtime reports right after it (the debug=1
+// form of the same endpoint prints runtime.MemStats), in MiB.
+func liveHeap(c collectorPorts) (float64, error) {
+	base := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", c.pprof)
+	resp, err := http.Get(base + "?gc=1")
+	if err != nil {
+		return 0, err
+	}
+	prof, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(filepath.Join(c.resultDir, "heap.pprof"), prof, 0o644); err != nil {
+		return 0, err
+	}
+	resp, err = http.Get(base + "?debug=1")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "# HeapAlloc = "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			return n / (1 << 20), err
+		}
+	}
+	return 0, fmt.Errorf("no HeapAlloc in %s?debug=1 (%v)", base, sc.Err())
+}
+
+func guardTable() string {
+	guardMu.Lock()
+	defer guardMu.Unlock()
+	if len(guardMem) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("Live heap = HeapAlloc right after a GC forced through pprof, load stopped, state held. heap_alloc = " +
+		"`otelcol_process_runtime_heap_alloc_bytes` while the load ran (no forced GC: garbage included).\n\n")
+	b.WriteString("| active members | live heap MiB | heap_alloc avg / max MiB | RSS max MiB | live heap / member |\n|---:|---:|---|---:|---:|\n")
+	for _, g := range guardMem {
+		fmt.Fprintf(&b, "| %d | %.1f | %.0f / %.0f | %.0f | %.0f B |\n", g.members, g.liveMiB, g.heapAvgMiB, g.heapMaxMiB, g.rssMaxMiB,
+			g.liveMiB*(1<<20)/float64(g.members))
+	}
+	if len(guardMem) == 2 {
+		lo, hi := guardMem[0], guardMem[1]
+		perMember := (hi.liveMiB - lo.liveMiB) * (1 << 20) / float64(hi.members-lo.members)
+		perMemberAlloc := (hi.heapAvgMiB - lo.heapAvgMiB) * (1 << 20) / float64(hi.members-lo.members)
+		fmt.Fprintf(&b, "\nBytes per member (%d → %d members): **%.0f B from the live heap** (target ≤ 64 B: %s); %.0f B from heap_alloc's average during the load.\n",
+			lo.members, hi.members, perMember, mark(perMember <= 64), perMemberAlloc)
+	}
+	return b.String()
+}
