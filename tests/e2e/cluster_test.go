@@ -282,6 +282,11 @@ func TestGatewayTierOfReplicas(t *testing.T) {
 				owner[name] = i
 			}
 		}
+		for _, name := range []string{"aster_http_requests_total", "gateway_request_total"} {
+			if _, ok := owner[name]; !ok {
+				return fmt.Errorf("the scraped seeds' %s not served by any replica yet", name)
+			}
+		}
 		for name := range catalogCounters {
 			if _, ok := owner[catalogCounters[name]]; !ok {
 				// Histograms are listed under their family name.
