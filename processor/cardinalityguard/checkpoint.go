@@ -21,10 +21,9 @@ import (
 // Layout (little endian): magic, version, the hash probe, lastSweep, series count, member
 // count, the records, and a CRC-32 (IEEE) of everything between the magic and it.
 //
-// The identities are the guard's 64-bit label hashes. They are comparable only under the same
-// hash seed, and the seed (hash/maphash) is made afresh by every process: the probe (the hash
-// of a fixed string) tells a checkpoint of another seed, which restore refuses as foreign.
-// Restoring across a restart therefore also needs a hash seed that is kept with the checkpoint.
+// The identities are the guard's 64-bit label hashes, comparable only under the same hash
+// seed: the seed is stored beside the checkpoint (storage.go) and set before restoring, and the
+// probe (the hash of a fixed string) tells a checkpoint of another seed, refused as foreign.
 const (
 	checkpointMagic   = "AIRICG\x00\x01"
 	checkpointVersion = 1

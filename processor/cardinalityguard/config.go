@@ -114,6 +114,13 @@ type Config struct {
 	// MaxExemplarsPerPoint bounds the exemplars kept on each output point (newest kept).
 	// 0 drops all exemplars. Default 4.
 	MaxExemplarsPerPoint int `mapstructure:"max_exemplars_per_point"`
+	// Storage is a storage extension (file_storage) where the guard checkpoints its state
+	// every checkpoint_interval and at shutdown, and restores it from at start, so a restart
+	// continues every merged series and budget (checkpoint.go). nil (default): memory only.
+	Storage *component.ID `mapstructure:"storage"`
+	// CheckpointInterval is how often the state is checkpointed into storage. Must be > 0
+	// when storage is set. Default 5s.
+	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
 }
 
 var _ component.Config = (*Config)(nil)
@@ -145,6 +152,7 @@ func createDefaultConfig() component.Config {
 		MaxLabelValueLength:  2048,
 		MaxLabelsPerSeries:   30,
 		MaxExemplarsPerPoint: 4,
+		CheckpointInterval:   5 * time.Second,
 	}
 }
 
@@ -229,6 +237,9 @@ func (c *Config) Validate() error {
 				errs = append(errs, fmt.Errorf("metrics::%s::strip_labels[%d]: %q is also in keep_labels", name, i, k))
 			}
 		}
+	}
+	if c.Storage != nil && c.CheckpointInterval <= 0 {
+		errs = append(errs, fmt.Errorf("checkpoint_interval: must be > 0 with storage set, got %s", c.CheckpointInterval))
 	}
 	return errors.Join(errs...)
 }

@@ -22,6 +22,7 @@ func TestLoadConfig(t *testing.T) {
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
 	require.NoError(t, err)
 
+	fileStorage := component.MustNewID("file_storage")
 	custom := &Config{
 		StripLabels:          []string{"user_id", "session_id"},
 		KeepLabels:           []string{"environment", "project", "service"},
@@ -37,6 +38,8 @@ func TestLoadConfig(t *testing.T) {
 		MaxLabelValueLength:  256,
 		MaxLabelsPerSeries:   20,
 		MaxExemplarsPerPoint: 2,
+		Storage:              &fileStorage,
+		CheckpointInterval:   10 * time.Second,
 		Metrics: map[string]MetricOverride{
 			"user_active_sessions":  {GaugeAggregation: GaugeMax},
 			"ws_connections_active": {GaugeAggregation: GaugeSum, StripLabels: []string{"pod"}, MaxSeries: 50},
@@ -59,6 +62,7 @@ func TestLoadConfig(t *testing.T) {
 			"max_label_value_length: must be 0 (off) or >= 16, got 3",
 			"max_labels_per_series: must be >= 0",
 			"max_exemplars_per_point: must be >= 0",
+			"checkpoint_interval: must be > 0 with storage set, got 0s",
 		}},
 		{id: component.NewIDWithName(metadata.Type, "bad_labels"), wantErr: []string{
 			`strip_labels[0]: "environment" is also in keep_labels`,

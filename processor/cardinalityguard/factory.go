@@ -34,13 +34,21 @@ func createMetricsProcessor(ctx context.Context, set processor.Settings, cfg com
 		return nil, err
 	}
 	g := newGuard(pcfg, tel)
+	ck := &checkpointer{g: g, self: set.ID, logger: set.Logger, tel: tel}
 	return processorhelper.NewMetrics(ctx, set, cfg, next, g.processMetrics,
 		// output points are built fresh, but the attributes of the first point of each
 		// output series are moved out of the input instead of copied
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
-		processorhelper.WithShutdown(func(context.Context) error {
+		processorhelper.WithStart(func(ctx context.Context, host component.Host) error {
+			if pcfg.Storage == nil {
+				return nil
+			}
+			return ck.start(ctx, host, *pcfg.Storage)
+		}),
+		processorhelper.WithShutdown(func(ctx context.Context) error {
+			err := ck.shutdown(ctx)
 			tel.Shutdown()
-			return nil
+			return err
 		}),
 	)
 }

@@ -26,6 +26,7 @@ type TelemetryBuilder struct {
 	meter                                    metric.Meter
 	mu                                       sync.Mutex
 	registrations                            []metric.Registration
+	ProcessorCardinalityGuardCheckpoints     metric.Int64Counter
 	ProcessorCardinalityGuardDroppedPoints   metric.Int64Counter
 	ProcessorCardinalityGuardEvictedSeries   metric.Int64Counter
 	ProcessorCardinalityGuardMembersActive   metric.Int64UpDownCounter
@@ -64,6 +65,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ProcessorCardinalityGuardCheckpoints, err = builder.meter.Int64Counter(
+		"otelcol_processor_cardinality_guard_checkpoints",
+		metric.WithDescription("Checkpoints of the guard's state in its storage extension, by result (saved; restored at start; refused at start as corrupt or foreign, then ignored; failed to read or write). [Development]"),
+		metric.WithUnit("{checkpoint}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorCardinalityGuardDroppedPoints, err = builder.meter.Int64Counter(
 		"otelcol_processor_cardinality_guard_dropped_points",
 		metric.WithDescription("Number of input data points not applied, by reason (invalid metric, max_members full, out of order, too far in the future, NaN/Inf value, exponential-histogram scale the exporters cannot convert). [Development]"),

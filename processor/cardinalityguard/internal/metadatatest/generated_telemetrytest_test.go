@@ -19,6 +19,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.ProcessorCardinalityGuardCheckpoints.Add(context.Background(), 1)
 	tb.ProcessorCardinalityGuardDroppedPoints.Add(context.Background(), 1)
 	tb.ProcessorCardinalityGuardEvictedSeries.Add(context.Background(), 1)
 	tb.ProcessorCardinalityGuardMembersActive.Add(context.Background(), 1)
@@ -26,6 +27,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorCardinalityGuardRewrittenValues.Add(context.Background(), 1)
 	tb.ProcessorCardinalityGuardSeriesActive.Add(context.Background(), 1)
 	tb.ProcessorCardinalityGuardStrippedLabels.Add(context.Background(), 1)
+	AssertEqualProcessorCardinalityGuardCheckpoints(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorCardinalityGuardDroppedPoints(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
