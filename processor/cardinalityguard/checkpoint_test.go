@@ -228,3 +228,19 @@ func BenchmarkCheckpoint(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/100k-series")
 	})
 }
+
+// TestCheckpointOlderThanStaleAfterIsSwept: a checkpoint restored after the collector was down
+// longer than stale_after brings back nothing that outlives the next sweep.
+func TestCheckpointOlderThanStaleAfterIsSwept(t *testing.T) {
+	cfg := checkpointConfig(nil)
+	g, clk := newTestGuard(t, cfg)
+	run(t, g, checkpointBatches(t, "cumulative_sum")[0])
+	ck := g.checkpoint(nil)
+
+	clk.advance(cfg.StaleAfter + time.Minute)
+	r := restartedGuard(t, g, cfg, clk)
+	require.NoError(t, r.restore(ck))
+	require.Positive(t, r.liveSeries)
+	run(t, r, pmetric.NewMetrics()) // the restored sweep time is long past: the first batch sweeps
+	require.Zero(t, r.liveSeries+r.liveMembers)
+}
