@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
-	"slices"
 )
 
 // A checkpoint is the guard's state as logical records — per output series its identity,
@@ -327,7 +326,9 @@ func (g *guard) restoreSeries(r *ckReader) error {
 	if r.bool() {
 		x := &seriesExt{gval: r.f64(), gts: r.u64(), bounds: r.f64s(), counts: r.u64s(), count: r.u64(),
 			sum: r.f64(), min: r.f64(), max: r.f64(), hasMinMax: r.bool(), exp: r.exp()}
-		if len(x.counts) != 0 && len(x.counts) != len(x.bounds)+1 || !slices.IsSorted(x.bounds) {
+		// bounds are kept as the first point had them (in order or not): only their number
+		// must match the buckets'
+		if len(x.counts) != 0 && len(x.counts) != len(x.bounds)+1 {
 			r.fail()
 		}
 		switch s.kind {

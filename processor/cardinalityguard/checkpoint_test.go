@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
+	"github.com/airi-otel/otelcol-airi/internal/hostile"
 	"github.com/airi-otel/otelcol-airi/internal/pmetricutil"
 )
 
@@ -243,4 +244,31 @@ func TestCheckpointOlderThanStaleAfterIsSwept(t *testing.T) {
 	require.Positive(t, r.liveSeries)
 	run(t, r, pmetric.NewMetrics()) // the restored sweep time is long past: the first batch sweeps
 	require.Zero(t, r.liveSeries+r.liveMembers)
+}
+
+// TestCheckpointOfHostileState: whatever state hostile input leaves (issue 12's points, bounds
+// out of order or NaN, extreme exponential scales and offsets), the guard restores its own
+// checkpoint of it.
+func TestCheckpointOfHostileState(t *testing.T) {
+	cfg := checkpointConfig(nil)
+	g, clk := newTestGuard(t, cfg)
+	for _, c := range hostile.Cases("checkpoint", clk.now()) {
+		md, err := (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics(c.JSON())
+		require.NoError(t, err, c.Name)
+		run(t, g, md)
+	}
+	for _, js := range []string{
+		`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"h","histogram":{"aggregationTemporality":2,"dataPoints":[{"count":"3","bucketCounts":["1"],"explicitBounds":[1,2,"NaN"]},{"count":"1","bucketCounts":["1","0","0","0"],"explicitBounds":[3,2,1]}]}}]}]}]}`,
+		`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"h2","histogram":{"aggregationTemporality":2,"dataPoints":[{"count":"1","bucketCounts":["1","0","0","0"],"explicitBounds":[3,2,1]}]}}]}]}]}`,
+		`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"e","exponentialHistogram":{"aggregationTemporality":2,"dataPoints":[{"scale":-100,"count":"1","positive":{"offset":-2147483648,"bucketCounts":["1"]}},{"scale":100,"count":"1","negative":{"offset":2147483647,"bucketCounts":["1","1"]}}]}}]}]}]}`,
+	} {
+		md, err := (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics([]byte(js))
+		require.NoError(t, err)
+		run(t, g, md)
+	}
+	require.Positive(t, g.liveSeries)
+	r := restartedGuard(t, g, cfg, clk)
+	require.NoError(t, r.restore(g.checkpoint(nil)))
+	require.Equal(t, g.liveSeries, r.liveSeries)
+	require.Equal(t, g.liveMembers, r.liveMembers)
 }
