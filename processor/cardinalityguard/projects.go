@@ -69,16 +69,20 @@ func (g *guard) projectHasRoom(attrs pcommon.Map) bool {
 			p.states = append(p.states, projectState{})
 			i = uint32(len(p.states) - 1)
 		}
-		limit, over := p.overrides[name]
-		if !over {
-			limit = p.def
-		}
-		p.states[i] = projectState{name: name, limit: limit}
+		p.states[i] = projectState{name: name, limit: p.limitOf(name)}
 		p.idx[name] = i
 	}
 	p.cur = i
 	st := &p.states[i]
 	return st.limit == 0 || st.regular < st.limit
+}
+
+// limitOf is the series budget of the project name.
+func (p *projectBudgets) limitOf(name string) int {
+	if limit, ok := p.overrides[name]; ok {
+		return limit
+	}
+	return p.def
 }
 
 // projectTake counts the new regular series si against the project projectHasRoom saw.
