@@ -650,6 +650,7 @@ func (g *guard) restoreFrom(ctx context.Context, data []byte, err error) {
 // since the checkpoint was written).
 func (g *guard) applyLimits(st *store) {
 	st.projects = g.projects.adopt(st.projects)
+	st.markUnbooked()
 	for i := 1; i < len(st.metricStates); i++ {
 		st.metricStates[i].limit = g.defaultRules.limit
 	}

@@ -3,7 +3,11 @@
 
 package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/cardinalityguard"
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
 
 // The per-project budgets in a checkpoint: after the producer shares, the names of the
 // projects that hold regular series (count, then each as length and bytes; none when no
@@ -107,9 +111,7 @@ func (d *decoder) checkProjects(p *projectBudgets) {
 // adopt returns the restored bookkeeping books under p's budgets (the current configuration,
 // which may differ from the checkpoint's): the projects keep their restored series counts
 // and take the current limits, so a project over a lowered budget creates no new series
-// until enough of its series are forgotten. With budgets off now, nothing is kept; from a
-// checkpoint written with budgets off, p starts empty (the restored series belong to no
-// project and count against none).
+// until enough of its series are forgotten. With budgets off now, nothing is kept.
 func (p *projectBudgets) adopt(books *projectBudgets) *projectBudgets {
 	if p == nil || books == nil {
 		return p
@@ -119,4 +121,34 @@ func (p *projectBudgets) adopt(books *projectBudgets) *projectBudgets {
 		p.states[i].limit = p.limitOf(p.states[i].name)
 	}
 	return p
+}
+
+// markUnbooked flags the restored regular series that belong to no project while budgets
+// are on (the checkpoint was written with budgets off): the checkpoint does not know their
+// project, their next point does (projectBook), so they count against it from then on
+// instead of never.
+func (st *store) markUnbooked() {
+	for i := 1; i < len(st.series); i++ {
+		s := &st.series[i]
+		s.flags &^= fUnbooked
+		if st.projects == nil || s.flags&(fLive|fOverflow) != fLive {
+			continue
+		}
+		if _, ok := st.projects.bySeries[uint32(i)]; !ok {
+			s.flags |= fUnbooked
+		}
+	}
+}
+
+// projectBook books the restored regular series si to the project of its point. It may take
+// its project over budget, as a lowered budget does: the series exists already.
+func (g *guard) projectBook(si uint32, attrs pcommon.Map) {
+	g.series[si].flags &^= fUnbooked
+	p := g.projects
+	if p == nil {
+		return
+	}
+	i := g.projectOf(attrs)
+	p.states[i].regular++
+	p.bySeries[si] = i
 }

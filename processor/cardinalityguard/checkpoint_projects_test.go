@@ -129,3 +129,48 @@ func TestCheckpointProjectBudgetsNewConfig(t *testing.T) {
 	require.Nil(t, off.projects)
 	require.Equal(t, old.liveSeries, off.liveSeries)
 }
+
+// TestCheckpointProjectBudgetsSwitchedOn: budgets switched on at a restart, over a checkpoint
+// written without them: the checkpoint does not know the restored series' projects, so each is
+// booked to its project at its next point — a project already over its new budget stays there
+// and gets no new series, instead of a fresh budget on top of what it holds.
+func TestCheckpointProjectBudgetsSwitchedOn(t *testing.T) {
+	t.Parallel()
+	cfg := projectConfig()
+	cfg.MaxSeriesPerProject, cfg.Projects = 0, nil
+	old, oclk := newTestGuard(t, cfg)
+	run(t, old, projectBatch(10, map[string]int{"free-a": 10, "free-b": 2}))
+	require.Nil(t, old.projects)
+	data := old.encodeCheckpoint(nil, oclk.now().UnixNano())
+
+	g, clk := restoreAt(t, projectConfig(), data, oclk)
+	require.Empty(t, g.projects.idx, "no project known before the restored series' next points")
+	checkProjectCounts(t, g)
+	clk.advance(10 * time.Second)
+	out := flatten(t, run(t, g, projectBatch(20, map[string]int{"free-a": 12, "free-b": 4})))
+	var regular, overflowed int
+	for _, pt := range out {
+		if !containsAttr(pt.attrs, "project=free-a") {
+			continue
+		}
+		if containsAttr(pt.attrs, "otel.metric.overflow=true") {
+			overflowed++
+		} else {
+			regular++
+		}
+	}
+	require.Equal(t, 20, regular, "free-a keeps its 20 restored series and gets none of its 4 new ones")
+	require.Equal(t, 2, overflowed, "its new routes fold into the overflow series of its two metrics")
+	require.Equal(t, 20, projectSeries(g, "free-a"))
+	require.Equal(t, 6, projectSeries(g, "free-b"), "4 restored, 2 new up to the budget")
+	checkProjectCounts(t, g)
+
+	// once booked, the restored series free their project's slots when forgotten
+	clk.advance(2 * time.Minute)
+	run(t, g, projectBatch(30, map[string]int{"free-b": 4}))
+	clk.advance(2 * time.Minute)
+	run(t, g, projectBatch(40, map[string]int{"free-b": 4}))
+	_, tracked := g.projects.idx["free-a"]
+	require.False(t, tracked)
+	checkProjectBooks(t, g)
+}
