@@ -174,3 +174,29 @@ func TestCheckpointProjectBudgetsSwitchedOn(t *testing.T) {
 	require.False(t, tracked)
 	checkProjectBooks(t, g)
 }
+
+// TestCheckpointSameInReportMode: mode report keeps exactly the state enforce mode keeps (it
+// runs the guard on a copy of the batch), so their checkpoints are byte for byte the same —
+// per-project books included — and a guard switched between the modes at a restart
+// continues from the other mode's state.
+func TestCheckpointSameInReportMode(t *testing.T) {
+	t.Parallel()
+	cfg := ckptConfig()
+	enforce, eclk := newTestGuard(t, cfg)
+	rcfg := ckptConfig()
+	rcfg.Mode = ModeReport
+	report, rclk := newTestGuard(t, rcfg)
+	report.h.seed = enforce.h.seed
+	s1, s2 := newCkptStream(5, 30), newCkptStream(5, 30)
+	for i := range int64(10) {
+		for _, c := range []*fakeClock{eclk, rclk} {
+			c.t = time.Unix(1_700_000_000+10*i, 0)
+		}
+		run(t, enforce, s1.step(i))
+		runReport(t, report, s2.step(i))
+	}
+	require.NotNil(t, report.projects)
+	require.NotEmpty(t, report.projects.bySeries)
+	now := eclk.now().UnixNano()
+	require.Equal(t, enforce.encodeCheckpoint(nil, now), report.encodeCheckpoint(nil, now))
+}
