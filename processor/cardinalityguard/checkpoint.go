@@ -28,8 +28,9 @@ import (
 // identity hash, start time, total, last emitted timestamp, last seen time, kind and kind
 // state (buckets, gauge min/max/last); per member its identity, start time, last timestamp,
 // last value (and buckets) and last seen time; the budgets (metric name hashes) and shares
-// (metric and producer keys). Counters (series per budget, members per share, live counts)
-// and the indexes are rebuilt from the entries, and slabs are written densely (free entries
+// (metric and producer keys); with per-project budgets, the project of every regular series
+// (checkpoint_projects.go). Counters (series per budget and project, members per share, live
+// counts) and the indexes are rebuilt from the entries, and slabs are written densely (free entries
 // are not kept), so a checkpoint cannot disagree with itself. The identity hash seed is in
 // the checkpoint too: a restored state hashes new points exactly as the old process did.
 //
@@ -44,7 +45,7 @@ import (
 
 const (
 	ckptMagic   = "AIRICGK\x00"
-	ckptVersion = 1
+	ckptVersion = 2 // 2: per-project budgets
 	ckptKey     = "cardinality_guard_state"
 	ckptHeader  = len(ckptMagic) + 2 + 8 + 8
 )
@@ -96,6 +97,7 @@ func (g *guard) encodeCheckpoint(b []byte, now int64) []byte {
 			b = binary.AppendUvarint(b, uint64(metricNew[s.shares[i].metric]))
 		}
 	}
+	projNew, b := s.projects.appendProjectNames(b)
 	// output series, each followed by its members in list order
 	b = binary.AppendUvarint(b, uint64(s.liveSeries))
 	b = binary.AppendUvarint(b, uint64(s.liveMembers))
@@ -107,6 +109,7 @@ func (g *guard) encodeCheckpoint(b []byte, now int64) []byte {
 		b = appendU64s(b, se.hash, se.start, se.total, se.emitted)
 		b = binary.AppendVarint(b, se.lastSeen)
 		b = binary.AppendUvarint(b, uint64(shareNew[se.share]))
+		b = binary.AppendUvarint(b, s.projects.projectOrdinal(projNew, uint32(i)))
 		b = append(b, se.flags, byte(se.kind), byte(se.agg))
 		b = appendSeriesExt(b, se.ext)
 		b = binary.AppendUvarint(b, uint64(se.members))
@@ -391,7 +394,8 @@ func decodeBody(body []byte) (store, uint64, int64, error) {
 		s.shares = append(s.shares, share{key: key, metric: uint32(metric)})
 		s.shareIdx[key] = uint32(len(s.shares) - 1)
 	}
-	ns := d.count(37, "series")
+	books := d.projectNames()
+	ns := d.count(38, "series")
 	nmem := d.count(0+1, "members")
 	if d.err == nil {
 		s.series = make([]series, 1, ns+1)
@@ -402,7 +406,7 @@ func decodeBody(body []byte) (store, uint64, int64, error) {
 			break
 		}
 		se := series{hash: d.u64(), start: d.u64(), total: d.u64(), emitted: d.u64(), lastSeen: d.varint()}
-		sh := d.uvarint()
+		sh, pj := d.uvarint(), d.uvarint()
 		se.flags, se.kind, se.agg = d.u8(), kind(d.u8()), aggKind(d.u8())
 		se.ext = d.seriesExt()
 		if d.err != nil {
@@ -423,6 +427,7 @@ func decodeBody(body []byte) (store, uint64, int64, error) {
 			break
 		}
 		nmm := d.count(36, "members")
+		d.bookRestored(books, si, se.flags, pj)
 		s.series = append(s.series, se)
 		s.seriesIdx.Insert(se.hash, si)
 		ps := &s.series[si]
@@ -482,9 +487,11 @@ func decodeBody(body []byte) (store, uint64, int64, error) {
 			d.fail("budget %x without series", ms.nameHash)
 		}
 	}
+	d.checkProjects(books)
 	if d.err != nil {
 		return store{}, 0, 0, d.err
 	}
+	s.projects = books
 	return s, seed, written, nil
 }
 
@@ -644,6 +651,8 @@ func (g *guard) restoreFrom(ctx context.Context, data []byte, err error) {
 // applyLimits sets each budget's limit from the current configuration (it may have changed
 // since the checkpoint was written).
 func (g *guard) applyLimits(st *store) {
+	st.projects = g.projects.adopt(st.projects)
+	st.markUnbooked()
 	for i := 1; i < len(st.metricStates); i++ {
 		st.metricStates[i].limit = g.defaultRules.limit
 	}

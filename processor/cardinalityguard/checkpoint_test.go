@@ -92,7 +92,7 @@ func (s *ckptStream) step(i int64) pmetric.Metrics {
 		}
 		m.v += int64(rng.IntN(5))
 		m.counts[rng.IntN(4)]++
-		a := attrs("service", m.res, "http_route", m.route, "user_id", m.user)
+		a := attrs("service", m.res, "project", "proj-"+m.res, "http_route", m.route, "user_id", m.user)
 		b.sum(m.res, "reqs_total", false, a, m.start, t, m.v)
 		b.sum(m.res, "tokens_total", true, a, t-10, t, int64(rng.IntN(7)))
 		b.gauge(m.res, "inflight", a, t, float64(rng.IntN(9)))
@@ -109,6 +109,8 @@ func ckptConfig() *Config {
 	cfg.MaxSeriesPerMetric = 4
 	cfg.StaleAfter = time.Minute
 	cfg.Metrics = map[string]MetricOverride{"sessions": {GaugeAggregation: GaugeMax, MaxSeries: 3}}
+	cfg.MaxSeriesPerProject = 12 // proj-pod-1 reaches it; FuzzRestore's seeds carry project books
+	cfg.Projects = map[string]ProjectOverride{"proj-pod-2": {MaxSeries: 16}}
 	return cfg
 }
 
@@ -347,11 +349,14 @@ func FuzzRestore(f *testing.F) {
 		g, clk := newTestGuard(t, cfg)
 		clk.t = time.Unix(1_700_000_000+60, 0)
 		g.restoreFrom(context.Background(), data, nil)
+		checkProjectCounts(t, g)
 		s := newCkptStream(4, 12)
 		runSteps(t, g, clk, s, 6, 9)
+		checkProjectCounts(t, g)
 		clk.advance(2 * time.Minute)
 		g.sweepStale(context.Background())
 		require.Equal(t, g.seriesIdx.Len(), g.liveSeries)
 		require.Equal(t, g.memberIdx.Len(), g.liveMembers)
+		checkProjectCounts(t, g)
 	})
 }

@@ -39,6 +39,9 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64, ps *pointScan) re
 			m.lastSeen = now
 			s := &g.series[m.series]
 			s.lastSeen = now
+			if s.flags&fUnbooked != 0 {
+				g.projectBook(m.series, attrs)
+			}
 			if s.flags&fOverflow != 0 {
 				g.batch.cnt.overflow++
 			}
@@ -82,6 +85,9 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64, ps *pointScan) re
 	}
 	s := &g.series[si]
 	s.lastSeen = now
+	if s.flags&fUnbooked != 0 {
+		g.projectBook(si, attrs)
+	}
 	if s.flags&fOverflow != 0 {
 		g.batch.cnt.overflow++
 	}

@@ -56,6 +56,14 @@ func (g *guard) projectHasRoom(attrs pcommon.Map) bool {
 	if p == nil {
 		return true
 	}
+	p.cur = g.projectOf(attrs)
+	st := &p.states[p.cur]
+	return st.limit == 0 || st.regular < st.limit
+}
+
+// projectOf returns (creating on first use) the state of the project of a point.
+func (g *guard) projectOf(attrs pcommon.Map) uint32 {
+	p := g.projects
 	name := ""
 	if v, ok := attrs.Get(projectLabel); ok {
 		name = g.strForm(v)
@@ -69,16 +77,18 @@ func (g *guard) projectHasRoom(attrs pcommon.Map) bool {
 			p.states = append(p.states, projectState{})
 			i = uint32(len(p.states) - 1)
 		}
-		limit, over := p.overrides[name]
-		if !over {
-			limit = p.def
-		}
-		p.states[i] = projectState{name: name, limit: limit}
+		p.states[i] = projectState{name: name, limit: p.limitOf(name)}
 		p.idx[name] = i
 	}
-	p.cur = i
-	st := &p.states[i]
-	return st.limit == 0 || st.regular < st.limit
+	return i
+}
+
+// limitOf is the series budget of the project name.
+func (p *projectBudgets) limitOf(name string) int {
+	if limit, ok := p.overrides[name]; ok {
+		return limit
+	}
+	return p.def
 }
 
 // projectTake counts the new regular series si against the project projectHasRoom saw.

@@ -43,6 +43,7 @@ const (
 	fOverflow       // the overflow series of its metric stream
 	fDirty          // gauge min/max (or a saturated gauge sum) must be recomputed from the members
 	fMono           // monotonic cumulative sum
+	fUnbooked       // a restored regular series of no project yet: projectBook books it at its next point
 )
 
 type aggKind uint8
