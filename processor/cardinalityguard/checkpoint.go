@@ -653,6 +653,9 @@ func (g *guard) restoreFrom(ctx context.Context, data []byte, err error) {
 func (g *guard) applyLimits(st *store) {
 	st.projects = g.projects.adopt(st.projects)
 	st.markUnbooked()
+	if g.ins != nil {
+		st.markUnobserved()
+	}
 	for i := 1; i < len(st.metricStates); i++ {
 		st.metricStates[i].limit = g.defaultRules.limit
 	}

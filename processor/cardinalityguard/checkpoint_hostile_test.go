@@ -39,3 +39,20 @@ func TestCheckpointOfHostileState(t *testing.T) {
 	require.Equal(t, g.liveMembers, r.liveMembers, "every member restored")
 	require.Equal(t, g.regularTotal, r.regularTotal)
 }
+
+// TestCheckpointRestoredMembersReachTheInsight: the top-offender insight is not checkpointed and
+// a restored member is never new, so each restored member is recorded at its first point after
+// the restore: one batch later the restored guard tracks the streams the old one did.
+func TestCheckpointRestoredMembersReachTheInsight(t *testing.T) {
+	cfg := ckptConfig()
+	require.Positive(t, cfg.TopOffenders)
+	s := newCkptStream(3, 40)
+	first, fclk := newTestGuard(t, cfg)
+	runSteps(t, first, fclk, s, 0, 6)
+	want := first.ins.tr.Streams()
+	require.Positive(t, want)
+	g, clk := restored(t, cfg, first.encodeCheckpoint(nil, fclk.now().UnixNano()), 6)
+	require.Zero(t, g.ins.tr.Streams(), "the insight starts empty")
+	runSteps(t, g, clk, s, 6, 7)
+	require.Equal(t, want, g.ins.tr.Streams(), "every restored stream is tracked again")
+}

@@ -93,6 +93,23 @@ func (g *guard) observeInput(c *mctx, shareKey uint64, attrs pcommon.Map, r reso
 	ins.tr.Observe(shareKey, c.in.Name(), attrs)
 }
 
+// observeRestored records the labels of a member restored from a checkpoint at its first point
+// after the restore: the insight is not checkpointed, and a restored member is never new.
+func (g *guard) observeRestored(c *mctx, s *series, attrs pcommon.Map) {
+	if g.ins != nil {
+		g.ins.tr.Observe(g.shares[s.share].key, c.in.Name(), attrs)
+	}
+}
+
+// markUnobserved flags every live member of a restored state for observeRestored.
+func (st *store) markUnobserved() {
+	for i := 1; i < len(st.members); i++ {
+		if m := &st.members[i]; m.flags&fLive != 0 {
+			m.flags |= fUnobserved
+		}
+	}
+}
+
 // maybeRankOffenders ranks the streams once per report_interval (checked when data arrives
 // and when the telemetry is collected, so a quiet guard's `added` falls to 0 instead of
 // repeating its last interval's), logs the ranking and publishes it to the telemetry callbacks.

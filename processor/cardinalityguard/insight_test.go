@@ -65,7 +65,7 @@ func TestTopOffendersNameTheExplodingLabel(t *testing.T) {
 	require.Equal(t, customers, top.Inputs)
 	require.Equal(t, "customer_id", top.Labels[0].Key)
 	require.Equal(t, "user_id", top.Labels[1].Key)
-	require.InDelta(t, customers, float64(top.Labels[0].Values), customers*0.1)
+	require.InDelta(t, customers, float64(top.Labels[0].Values), customers*0.15)
 	require.Equal(t, "method", top.Labels[2].Key)
 	require.EqualValues(t, 2, top.Labels[2].Values)
 	// by input series the worker's stripped user_id counter comes second; its project "batch"
@@ -112,7 +112,7 @@ func TestTopOffendersNameTheExplodingLabel(t *testing.T) {
 			attribute.String("metric", "http_server_request_duration_seconds"), attribute.String("service", "llm-gateway"),
 			attribute.String("project", "chat"), attribute.String("environment", "prod"), attribute.String("label", "customer_id")))) {
 			found = true
-			require.InDelta(t, customers, float64(dp.Value), customers*0.1)
+			require.InDelta(t, customers, float64(dp.Value), customers*0.15)
 		}
 	}
 	require.True(t, found, "customer_id of llm-gateway's histogram is one query away")
@@ -214,7 +214,7 @@ func TestRankingFromCollectionWhileDataFlows(t *testing.T) {
 	rep := g.ins.report()
 	require.NotEmpty(t, rep.ByInput)
 	require.Equal(t, "user_id", rep.ByInput[0].Labels[0].Key)
-	require.InDelta(t, 4000, float64(rep.ByInput[0].Labels[0].Values), 400)
+	require.InDelta(t, 4000, float64(rep.ByInput[0].Labels[0].Values), 600)
 }
 
 // TestDeltaInputsRecordedOnce: delta series keep no members, so the insight remembers which
@@ -243,7 +243,10 @@ func TestDeltaInputsRecordedOnce(t *testing.T) {
 			used++
 		}
 	}
-	require.Equal(t, users, used, "one slot per delta input series, however many points")
+	// one slot per delta input series, however many points: never more than users; fewer only
+	// by a collision of two series in the 65 536 slots (random hash seed: expected 0.08 here)
+	require.LessOrEqual(t, used, users, "one slot per delta input series, however many points")
+	require.GreaterOrEqual(t, used, users-5, "one slot per delta input series")
 	labels := func() map[string]insightLabel {
 		out := map[string]insightLabel{}
 		for _, o := range g.ins.report().ByOutput {

@@ -42,6 +42,10 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64, ps *pointScan) re
 			if s.flags&fUnbooked != 0 {
 				g.projectBook(m.series, attrs)
 			}
+			if m.flags&fUnobserved != 0 {
+				m.flags &^= fUnobserved
+				g.observeRestored(c, s, attrs)
+			}
 			if s.flags&fOverflow != 0 {
 				g.batch.cnt.overflow++
 			}

@@ -44,6 +44,7 @@ const (
 	fDirty          // gauge min/max (or a saturated gauge sum) must be recomputed from the members
 	fMono           // monotonic cumulative sum
 	fUnbooked       // a restored regular series of no project yet: projectBook books it at its next point
+	fUnobserved     // a restored member the top-offender insight has not seen: observed at its next point
 )
 
 type aggKind uint8

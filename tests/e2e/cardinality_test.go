@@ -31,7 +31,7 @@ type explodedLabel struct {
 // requireDashboardNamesExplodedLabels runs the cardinality dashboard's "Labels with the most
 // distinct values" panel against the real Prometheus (which scraped the collectors' own
 // telemetry) and requires a row for each label the test made explode, from llm-gateway, with
-// about as many distinct values as it sent (HyperLogLog: within 10 %), and the first of want —
+// about as many distinct values as it sent (HyperLogLog, 3.25 % standard error: within 15 %, 4.6 standard errors), and the first of want —
 // the one with the most values — as the panel's top row.
 func requireDashboardNamesExplodedLabels(ctx context.Context, t *testing.T, promURL string, want []explodedLabel) {
 	t.Helper()
@@ -72,7 +72,7 @@ func requireDashboardNamesExplodedLabels(ctx context.Context, t *testing.T, prom
 		return nil
 	})
 	for _, w := range want {
-		require.InEpsilon(t, float64(w.values), found[w].Value, 0.1, "%s on %s", w.label, w.metric)
+		require.InEpsilon(t, float64(w.values), found[w].Value, 0.15, "%s on %s", w.label, w.metric)
 		require.Equal(t, "airi", found[w].Labels["project"])
 	}
 	require.Equal(t, want[0].label, top.Labels["label"], "top row: %v", top.Labels)
