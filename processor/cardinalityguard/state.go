@@ -38,13 +38,13 @@ func (k kind) stateful() bool {
 }
 
 const (
-	fLive     uint8 = 1 << iota
-	fInt            // value bits hold an int64 (all contributions so far were ints)
-	fOverflow       // the overflow series of its metric stream
-	fDirty          // gauge min/max (or a saturated gauge sum) must be recomputed from the members
-	fMono           // monotonic cumulative sum
-	fUnbooked       // a restored regular series of no project yet: projectBook books it at its next point
-	fUnobserved     // a restored member the top-offender insight has not seen: observed at its next point
+	fLive       uint8 = 1 << iota
+	fInt              // value bits hold an int64 (all contributions so far were ints)
+	fOverflow         // the overflow series of its metric stream
+	fDirty            // gauge min/max (or a saturated gauge sum) must be recomputed from the members
+	fMono             // monotonic cumulative sum
+	fUnbooked         // a restored regular series of no project yet: projectBook books it at its next point
+	fUnobserved       // a restored member the top-offender insight has not seen: observed at its next point
 )
 
 type aggKind uint8
