@@ -6,6 +6,7 @@ package airinormalize
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"testing"
 
@@ -294,6 +295,70 @@ func BenchmarkMetrics(b *testing.B) {
 		runBench(b, benchPoints, fresh, floor)
 		reportAllocsPerItem(b, benchPoints, fresh, floor)
 	})
+	// The other ways pdata's public API offers to write three string labels, each as an
+	// allocation floor of its own (TestFreshPointAllocFloor pins that none goes below 4).
+	for _, w := range labelWriters {
+		consume := writeLabels(w.write)
+		b.Run("floor_"+w.name, func(b *testing.B) {
+			runBench(b, benchPoints, fresh, consume)
+			reportAllocsPerItem(b, benchPoints, fresh, consume)
+		})
+	}
+}
+
+// labelWriters are the ways to write the three labels of a fresh point with pdata v1.65's
+// public API: PutStr with and without growing the map first, PutEmpty + SetStr, and copying
+// (or moving) the values of a prepared map. Each string value needs its own one-of wrapper
+// (pdata allocates it unless the alpha pdata.useProtoPooling gate is on and its pool holds
+// one), and the map's slice grows once, so every one of them allocates 4 times a point.
+var labelWriters = []struct {
+	name  string
+	write func(a pcommon.Map, prepared pcommon.Map)
+}{
+	{"putstr_no_ensure", func(a, _ pcommon.Map) {
+		a.PutStr("environment", benchEnvironment)
+		a.PutStr("project", benchProject)
+		a.PutStr("service", benchServiceName)
+	}},
+	{"putempty_setstr", func(a, _ pcommon.Map) {
+		a.EnsureCapacity(a.Len() + 3)
+		a.PutEmpty("environment").SetStr(benchEnvironment)
+		a.PutEmpty("project").SetStr(benchProject)
+		a.PutEmpty("service").SetStr(benchServiceName)
+	}},
+	{"copy_prepared", func(a, prepared pcommon.Map) {
+		a.EnsureCapacity(a.Len() + prepared.Len())
+		for k, v := range prepared.All() {
+			v.CopyTo(a.PutEmpty(k))
+		}
+	}},
+	{"move_prepared", func(a, _ pcommon.Map) {
+		// A map prepared per point (as a pool of them would be) and moved in: the moved-in
+		// map replaces the point's own labels, so they are first moved into it. The prepared
+		// map's values cost the same wrappers, just earlier.
+		p := pcommon.NewMap()
+		p.EnsureCapacity(a.Len() + 3)
+		a.MoveTo(p)
+		p.PutStr("environment", benchEnvironment)
+		p.PutStr("project", benchProject)
+		p.PutStr("service", benchServiceName)
+		p.MoveTo(a)
+	}},
+}
+
+// writeLabels runs write over every point of a benchmark batch.
+func writeLabels(write func(a, prepared pcommon.Map)) func(pmetric.Metrics) error {
+	prepared := pcommon.NewMap()
+	prepared.PutStr("environment", benchEnvironment)
+	prepared.PutStr("project", benchProject)
+	prepared.PutStr("service", benchServiceName)
+	return func(md pmetric.Metrics) error {
+		ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+		for i := 0; i < ms.Len(); i++ {
+			pmetricutil.EachAttributes(ms.At(i), func(a pcommon.Map) { write(a, prepared) })
+		}
+		return nil
+	}
 }
 
 func requireSameMetricNamesAndLabels(b *testing.B, want, got pmetric.Metrics) {
@@ -396,4 +461,35 @@ func TestSteadyStateLabellingDoesNotAllocate(t *testing.T) {
 		_, _ = p.processMetrics(ctx, md)
 	})
 	require.Zero(t, allocs)
+}
+
+// TestFreshPointAllocFloor pins why a fresh metric point costs airi_normalize 4 allocations:
+// every way pdata's public API offers to write three string labels into a point's map (and
+// the benchmark's floor_* cases time each one) allocates at least 4 times a point, and the
+// processor makes no more than the cheapest of them.
+func TestFreshPointAllocFloor(t *testing.T) {
+	ctx := context.Background()
+	p, err := newNormalizer(processortest.NewNopSettings(metadata.Type), createDefaultConfig())
+	require.NoError(t, err)
+	base := benchMetricsBatch()
+	_, err = p.processMetrics(ctx, base) // warm the name caches, as in the benchmark
+	require.NoError(t, err)
+	perPoint := func(consume func(pmetric.Metrics)) float64 {
+		batches := make([]pmetric.Metrics, 11)
+		for i := range batches {
+			batches[i] = pmetric.NewMetrics()
+			benchMetricsBatch().CopyTo(batches[i])
+		}
+		i := 0
+		return testing.AllocsPerRun(10, func() { consume(batches[i]); i++ }) / benchPoints
+	}
+	floor := math.Inf(1)
+	for _, w := range labelWriters {
+		write := writeLabels(w.write)
+		got := perPoint(func(md pmetric.Metrics) { _ = write(md) })
+		require.GreaterOrEqual(t, got, 4.0, "%s: pdata writes three labels with fewer than 4 allocations; the floor moved", w.name)
+		floor = math.Min(floor, got)
+	}
+	ours := perPoint(func(md pmetric.Metrics) { _, _ = p.processMetrics(ctx, md) })
+	require.LessOrEqual(t, ours, floor+0.1, "airi_normalize allocates more per fresh point than the pdata floor (%.2f)", floor)
 }
