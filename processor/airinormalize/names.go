@@ -6,7 +6,6 @@ package airinormalize // import "github.com/airi-otel/otelcol-airi/processor/air
 import (
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/prometheus/otlptranslator"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -457,7 +456,7 @@ func (t *nameTable) escapeLabelKeys(m pcommon.Map, sc *scratch, replaced *[numLa
 	todo := buf[:0]
 	var repaired int64
 	for k, v := range m.All() {
-		if v.Type() != pcommon.ValueTypeStr || !utf8.ValidString(v.Str()) { // valid strings: no call
+		if v.Type() != pcommon.ValueTypeStr || !validUTF8(v.Str()) { // valid strings: no call
 			repaired += repairValue(v, sc)
 		}
 		if !isPromLabelName(k) {

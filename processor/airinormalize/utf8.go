@@ -19,9 +19,20 @@ import (
 // processors on every pipeline, so it repairs them here, once: each invalid sequence becomes
 // U+FFFD (strings.ToValidUTF8), counted. A valid string is only scanned, never copied.
 
+// validUTF8 is utf8.ValidString with the all-ASCII case, nearly every key and value, decided
+// inline, without a call.
+func validUTF8(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return utf8.ValidString(s[i:])
+		}
+	}
+	return true
+}
+
 // repairStr returns s with its invalid UTF-8 replaced, and whether it had any.
 func repairStr(s string) (string, bool) {
-	if utf8.ValidString(s) {
+	if validUTF8(s) {
 		return s, false
 	}
 	return strings.ToValidUTF8(s, "\uFFFD"), true
@@ -62,10 +73,10 @@ func repairAttrs(m pcommon.Map, sc *scratch, findOld bool) (int64, oldHTTPKeys) 
 	badKeys := false
 	var old oldHTTPKeys
 	for k, v := range m.All() {
-		if v.Type() != pcommon.ValueTypeStr || !utf8.ValidString(v.Str()) { // valid strings: no call
+		if v.Type() != pcommon.ValueTypeStr || !validUTF8(v.Str()) { // valid strings: no call
 			n += repairValue(v, sc)
 		}
-		if !utf8.ValidString(k) {
+		if !validUTF8(k) {
 			badKeys = true
 		} else if findOld {
 			old.note(k)

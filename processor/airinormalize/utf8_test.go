@@ -86,3 +86,13 @@ func TestInvalidUTF8IsRepaired(t *testing.T) {
 		{Value: 4, Attributes: sig("logs")}, {Value: 2, Attributes: sig("metrics")}, {Value: 2, Attributes: sig("traces")},
 	}, metricdatatest.IgnoreTimestamp())
 }
+
+// FuzzValidUTF8 checks the inline ASCII path against utf8.ValidString on any bytes.
+func FuzzValidUTF8(f *testing.F) {
+	for _, s := range []string{"", "http.method", "GET", "é", "abc\xff", "\xff", "0123456789abcdef\xc3", "ab\xe2\x82\xacd", "\xed\xa0\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		require.Equal(t, utf8.ValidString(s), validUTF8(s), "%q", s)
+	})
+}
