@@ -107,14 +107,14 @@ var ottlResource = map[string]any{"attributes": []any{
 // queue and WAL (metrics), the prometheus exporter, extensions and own telemetry (level
 // detailed) — is the shipped file's, ${env:...} references included; gatewayEnv points those
 // at the testbed. One exporter setting differs: the remote-write WAL is read back and sent
-// every second (wal.truncate_frequency; upstream's default, which the gateway keeps, is a
-// minute unless 300 requests are waiting), so a scenario's last points arrive within the
-// delivery wait instead of up to a minute later; the WAL is still written and read as shipped.
+// every second (wal.truncate_frequency; the gateway's is 5 s unless 100 requests are waiting),
+// so a scenario's last points arrive early in the delivery wait; the WAL is still written and
+// read as shipped.
 func gatewayConfig(t testing.TB, signal, kind string) string {
 	t.Helper()
 	cfg := shippedGateway(t)
 	wal := cfg["exporters"].(map[string]any)["prometheus_remote_write/mimir"].(map[string]any)["wal"].(map[string]any)
-	require.NotContains(t, wal, "truncate_frequency", "config/gateway.yaml now sets the WAL's truncate_frequency: drop the load tests' override")
+	require.Equal(t, "${env:AIRI_PRW_WAL_FLUSH:-5s}", wal["truncate_frequency"], "config/gateway.yaml's WAL flush changed: check the load tests' override")
 	wal["truncate_frequency"] = walFlush
 	procs := cfg["processors"].(map[string]any)
 	service := cfg["service"].(map[string]any)
