@@ -71,20 +71,12 @@ func numberMergeOf(k kind) numberMerge {
 func (g *guard) mergeDeltaSum(_ pmetric.NumberDataPoint, v uint64, vInt bool, mp merging) {
 	o := mp.e.num
 	if mp.first {
-		if vInt {
-			o.SetIntValue(int64(v))
-		} else {
-			o.SetDoubleValue(numF(v, false))
-		}
+		setNum(o, v, vInt)
 		return
 	}
 	cur, curInt := numValue(o)
 	sum, sumInt := numAdd(cur, curInt, v, vInt)
-	if sumInt {
-		o.SetIntValue(int64(sum))
-	} else {
-		o.SetDoubleValue(numF(sum, false))
-	}
+	setNum(o, sum, sumInt)
 }
 
 // mergeCumSum adds the member's increase since its last point into the series total (a reset,
