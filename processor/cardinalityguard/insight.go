@@ -71,9 +71,10 @@ const deltaSeenSize = 1 << 16
 // observeInput records the labels, as received, of a new input series of the stream
 // (metric, producer) shareKey. Delta kinds keep no members: their points are recorded unless
 // deltaSeen holds the input series (its identity comes from the scan resolve just did).
-func (g *guard) observeInput(c *mctx, shareKey uint64, attrs pcommon.Map, r resolved, stateful bool, inSum uint64) {
+// resolve calls it only for a point that made a new member (stateful) or was scanned (delta).
+func (g *guard) observeInput(c *mctx, shareKey uint64, attrs pcommon.Map, stateful bool, inSum uint64) {
 	ins := g.ins
-	if ins == nil || !r.ok || (stateful && !r.newMember) {
+	if ins == nil {
 		return
 	}
 	if !stateful {

@@ -37,17 +37,10 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64, ps *pointScan) re
 		if mi, ok := g.findMember(mh); ok {
 			m := &g.members[mi]
 			m.lastSeen = now
-			s := &g.series[m.series]
-			s.lastSeen = now
-			if s.flags&fUnbooked != 0 {
-				g.projectBook(m.series, attrs)
-			}
+			s := g.seriesSeen(m.series, attrs, now)
 			if m.flags&fUnobserved != 0 {
 				m.flags &^= fUnobserved
 				g.observeRestored(c, s, attrs)
-			}
-			if s.flags&fOverflow != 0 {
-				g.batch.cnt.overflow++
 			}
 			g.batch.cnt.stripped += int64(m.nStrip)
 			g.batch.cnt.rewritten += int64(m.nRewrite)
@@ -87,6 +80,22 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64, ps *pointScan) re
 			}
 		}
 	}
+	g.seriesSeen(si, attrs, now)
+	res := resolved{si: si, ok: true}
+	if stateful {
+		res.mi = g.newMember(mh, si, now)
+		res.newMember = true
+		m := &g.members[res.mi]
+		m.nStrip, m.nRewrite = uint8(min(ps.stripped, 255)), uint8(min(ps.rewritten, 255))
+	}
+	g.observeInput(c, shareKey, attrs, stateful, ps.inSum)
+	return res
+}
+
+// seriesSeen refreshes the series si at a point that belongs to it: its last-seen time, its
+// project booking (a series restored from a checkpoint books at its first point) and the
+// batch's overflow count.
+func (g *guard) seriesSeen(si uint32, attrs pcommon.Map, now int64) *series {
 	s := &g.series[si]
 	s.lastSeen = now
 	if s.flags&fUnbooked != 0 {
@@ -95,15 +104,7 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64, ps *pointScan) re
 	if s.flags&fOverflow != 0 {
 		g.batch.cnt.overflow++
 	}
-	res := resolved{si: si, ok: true}
-	if stateful {
-		res.mi = g.newMember(mh, si, now)
-		res.newMember = true
-		m := &g.members[res.mi]
-		m.nStrip, m.nRewrite = uint8(min(ps.stripped, 255)), uint8(min(ps.rewritten, 255))
-	}
-	g.observeInput(c, shareKey, attrs, res, stateful, ps.inSum)
-	return res
+	return s
 }
 
 // inPoint is what the shared prologue reads of an input data point of any kind, read by the
