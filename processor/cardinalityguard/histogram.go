@@ -32,9 +32,11 @@ func equalBounds(a pcommon.Float64Slice, b []float64) bool {
 }
 
 // mapBuckets maps dp's bucket counts into bounds; the result is valid until the next call.
-func (g *guard) mapBuckets(dp pmetric.HistogramDataPoint, bounds []float64) []uint64 {
+// layout identifies dp's bucket layout: 0 for the series' own bounds (no hashing on the common
+// path), 1 for a point counted into +Inf only (unusable bounds), otherwise a hash of dp's bounds.
+func (g *guard) mapBuckets(dp pmetric.HistogramDataPoint, bounds []float64) (out []uint64, layout uint64) {
 	n := len(bounds) + 1
-	out := g.hbuf[:0]
+	out = g.hbuf[:0]
 	for i := 0; i < n; i++ {
 		out = append(out, 0)
 	}
@@ -42,39 +44,24 @@ func (g *guard) mapBuckets(dp pmetric.HistogramDataPoint, bounds []float64) []ui
 	src, counts := dp.ExplicitBounds(), dp.BucketCounts()
 	if !usableBounds(dp) {
 		out[n-1] += dp.Count()
-		return out
+		return out, 1
 	}
 	if equalBounds(src, bounds) {
 		for i := 0; i < n; i++ {
 			out[i] = counts.At(i)
 		}
-		return out
+		return out, 0
 	}
+	h := uint64(0xcbf29ce484222325)
 	for i := 0; i < counts.Len(); i++ {
 		j := n - 1
 		if i < src.Len() {
 			j = sort.SearchFloat64s(bounds, src.At(i))
+			h = (h ^ math.Float64bits(src.At(i))) * 0x100000001b3
 		}
 		out[j] += counts.At(i)
 	}
-	return out
-}
-
-// layoutOf identifies the bucket layout of dp: 0 for the series' own bounds (no hashing on
-// the common path), otherwise a hash of dp's bounds.
-func layoutOf(dp pmetric.HistogramDataPoint, bounds []float64) uint64 {
-	src := dp.ExplicitBounds()
-	if !usableBounds(dp) {
-		return 1 // counted into +Inf only
-	}
-	if equalBounds(src, bounds) {
-		return 0
-	}
-	h := uint64(0xcbf29ce484222325)
-	for i := 0; i < src.Len(); i++ {
-		h = (h ^ math.Float64bits(src.At(i))) * 0x100000001b3
-	}
-	return h | 2
+	return out, h | 2
 }
 
 func initHistExt(s *series, dp pmetric.HistogramDataPoint) {
@@ -137,20 +124,20 @@ func (g *guard) histPoint(c *mctx, dp pmetric.HistogramDataPoint, now int64, mer
 	s := mp.s
 	initHistExt(s, dp)
 	x := s.ext
-	mapped := g.mapBuckets(dp, x.bounds)
+	mapped, layout := g.mapBuckets(dp, x.bounds)
 	// The count is the sum of the buckets: a point whose count disagrees with them would make
 	// the exported le buckets non-cumulative (+Inf is the count).
 	var count uint64
 	for _, v := range mapped {
 		count = satAddU(count, v)
 	}
-	merge(g, dp, mapped, count, mp)
+	merge(g, dp, mapped, count, layout, mp)
 }
 
 // histMerge merges one admitted histogram point (its buckets mapped into the series' bounds,
-// their total count) into its series' state and output point: one per temporality, chosen once
+// their total count, its source layout) into its series' state and output point: one per temporality, chosen once
 // per metric by histMergeOf.
-type histMerge func(g *guard, dp pmetric.HistogramDataPoint, mapped []uint64, count uint64, mp merging)
+type histMerge func(g *guard, dp pmetric.HistogramDataPoint, mapped []uint64, count, layout uint64, mp merging)
 
 func histMergeOf(k kind) histMerge {
 	if k == kDeltaHist {
@@ -161,7 +148,7 @@ func histMergeOf(k kind) histMerge {
 
 // mergeDeltaHist adds a delta point into the export's output point: delta histograms keep no
 // state across exports (no member), the output point is the accumulator.
-func (g *guard) mergeDeltaHist(dp pmetric.HistogramDataPoint, mapped []uint64, count uint64, mp merging) {
+func (g *guard) mergeDeltaHist(dp pmetric.HistogramDataPoint, mapped []uint64, count, _ uint64, mp merging) {
 	o, x := mp.e.hist, mp.s.ext
 	sum := g.finiteSum(dp.Sum(), 0)
 	if mp.first {
@@ -195,19 +182,17 @@ func (g *guard) mergeDeltaHist(dp pmetric.HistogramDataPoint, mapped []uint64, c
 
 // mergeCumHist applies the member's increase since its last point to the series' buckets (a
 // reset, a new start time or a falling bucket within one source layout, counts the whole point).
-func (g *guard) mergeCumHist(dp pmetric.HistogramDataPoint, mapped []uint64, count uint64, mp merging) {
+func (g *guard) mergeCumHist(dp pmetric.HistogramDataPoint, mapped []uint64, count, layout uint64, mp merging) {
 	r, s := mp.r, mp.s
 	x := s.ext
 	m := &g.members[r.mi]
 	var sum float64
-	var layout uint64
 	if r.newMember {
 		if s.start == 0 {
 			s.start = uint64(dp.StartTimestamp())
 		}
 		m.ext = &memberExt{}
 		sum = g.finiteSum(dp.Sum(), 0)
-		layout = layoutOf(dp, x.bounds)
 	} else {
 		if uint64(dp.Timestamp()) < m.ts {
 			g.batch.cnt.dropped[dropOutOfOrder]++
@@ -216,7 +201,6 @@ func (g *guard) mergeCumHist(dp pmetric.HistogramDataPoint, mapped []uint64, cou
 		// A bucket that falls is a reset only within one source layout: mapped into the
 		// series' bounds, a point with other bounds may move counts between buckets, and
 		// taking that for a reset would add the whole count again at every layout change.
-		layout = layoutOf(dp, x.bounds)
 		reset := uint64(dp.StartTimestamp()) != m.start || count < m.ext.count || len(m.ext.counts) != len(mapped)
 		for i := 0; !reset && layout == m.ext.layout && i < len(mapped); i++ {
 			reset = mapped[i] < m.ext.counts[i]

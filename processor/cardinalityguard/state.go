@@ -119,7 +119,7 @@ type memberExt struct {
 	counts []uint64 // histogram buckets mapped to the series' bounds
 	count  uint64
 	sum    float64
-	layout uint64 // the source bucket layout of counts (see layoutOf)
+	layout uint64 // the source bucket layout of counts (see mapBuckets)
 	exp    *expo.State
 }
 
