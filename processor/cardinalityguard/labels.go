@@ -244,14 +244,13 @@ func (g *guard) scan(c *mctx, attrs pcommon.Map) pointScan {
 		if sv == "" {
 			sv = g.strForm(v)
 		}
+		oh := g.h.pairStr(k, sv)
+		res.inSum += oh
 		cls := r.class(k, c.rules.extraStrip)
 		if cls == clsStrip {
 			res.stripped++
-			res.inSum += g.h.pairStr(k, sv)
 			continue
 		}
-		oh := g.h.pairStr(k, sv)
-		res.inSum += oh
 		if cls != clsKeep || r.maxValueLen > 0 {
 			tcls := cls
 			if tcls == clsKeep {
