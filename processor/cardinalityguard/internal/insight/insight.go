@@ -167,12 +167,7 @@ func (t *Tracker) Observe(key uint64, metric string, attrs pcommon.Map) {
 		if sk == nil {
 			continue
 		}
-		var h uint64
-		if v.Type() == pcommon.ValueTypeStr {
-			h = maphash.String(t.seed, v.Str())
-		} else {
-			h = maphash.String(t.seed, v.AsString())
-		}
+		h := maphash.String(t.seed, v.AsString())
 		if slot := &sk.recent[h&3]; *slot != h {
 			*slot = h
 			sk.hll.InsertHash(h)
