@@ -68,28 +68,14 @@ func (g *guard) encodeCheckpoint(b []byte, now int64) []byte {
 	b = binary.LittleEndian.AppendUint64(b, g.h.seed)
 	s := &g.store
 	// budgets and shares, densely renumbered
-	metricNew := make([]uint32, len(s.metricStates))
-	var n uint32
-	for i := 1; i < len(s.metricStates); i++ {
-		if s.metricStates[i].nameHash != 0 {
-			n++
-			metricNew[i] = n
-		}
-	}
+	metricNew, n := renumber(len(s.metricStates), func(i int) bool { return s.metricStates[i].nameHash != 0 })
 	b = binary.AppendUvarint(b, uint64(n))
 	for i := 1; i < len(s.metricStates); i++ {
 		if metricNew[i] != 0 {
 			b = binary.LittleEndian.AppendUint64(b, s.metricStates[i].nameHash)
 		}
 	}
-	shareNew := make([]uint32, len(s.shares))
-	n = 0
-	for i := 1; i < len(s.shares); i++ {
-		if s.shares[i].series > 0 {
-			n++
-			shareNew[i] = n
-		}
-	}
+	shareNew, n := renumber(len(s.shares), func(i int) bool { return s.shares[i].series > 0 })
 	b = binary.AppendUvarint(b, uint64(n))
 	for i := 1; i < len(s.shares); i++ {
 		if shareNew[i] != 0 {
@@ -122,6 +108,20 @@ func (g *guard) encodeCheckpoint(b []byte, now int64) []byte {
 		}
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, ckptCRC))
+}
+
+// renumber numbers the entries 1..size-1 for which live holds densely from 1 (0: not
+// written) and returns the numbers and how many there are.
+func renumber(size int, live func(i int) bool) ([]uint32, uint32) {
+	ord := make([]uint32, size)
+	var n uint32
+	for i := 1; i < size; i++ {
+		if live(i) {
+			n++
+			ord[i] = n
+		}
+	}
+	return ord, n
 }
 
 func appendU64s(b []byte, vs ...uint64) []byte {

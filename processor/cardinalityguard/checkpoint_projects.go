@@ -21,14 +21,7 @@ func (p *projectBudgets) appendProjectNames(b []byte) ([]uint32, []byte) {
 	if p == nil {
 		return nil, binary.AppendUvarint(b, 0)
 	}
-	ord := make([]uint32, len(p.states))
-	var n uint32
-	for i := 1; i < len(p.states); i++ {
-		if p.states[i].regular > 0 {
-			n++
-			ord[i] = n
-		}
-	}
+	ord, n := renumber(len(p.states), func(i int) bool { return p.states[i].regular > 0 })
 	b = binary.AppendUvarint(b, uint64(n))
 	for i := 1; i < len(p.states); i++ {
 		if ord[i] != 0 {
