@@ -205,24 +205,29 @@ func (d *decoder) fail(format string, a ...any) {
 	}
 }
 
-func (d *decoder) u8() uint8 {
-	if d.err != nil || len(d.b) < 1 {
+// bytes reads the next n bytes (nil once truncated).
+func (d *decoder) bytes(n int) []byte {
+	if d.err != nil || len(d.b) < n {
 		d.fail("truncated")
-		return 0
+		return nil
 	}
-	v := d.b[0]
-	d.b = d.b[1:]
+	v := d.b[:n]
+	d.b = d.b[n:]
 	return v
 }
 
-func (d *decoder) u64() uint64 {
-	if d.err != nil || len(d.b) < 8 {
-		d.fail("truncated")
-		return 0
+func (d *decoder) u8() uint8 {
+	if b := d.bytes(1); b != nil {
+		return b[0]
 	}
-	v := binary.LittleEndian.Uint64(d.b)
-	d.b = d.b[8:]
-	return v
+	return 0
+}
+
+func (d *decoder) u64() uint64 {
+	if b := d.bytes(8); b != nil {
+		return binary.LittleEndian.Uint64(b)
+	}
+	return 0
 }
 
 func (d *decoder) f64() float64 { return math.Float64frombits(d.u64()) }

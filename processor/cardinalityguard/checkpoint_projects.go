@@ -44,16 +44,6 @@ func (p *projectBudgets) projectOrdinal(ord []uint32, si uint32) uint64 {
 	return uint64(ord[i])
 }
 
-func (d *decoder) bytes(n int) []byte {
-	if d.err != nil || len(d.b) < n {
-		d.fail("truncated")
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
 // projectNames reads the project names into bookkeeping without budgets (nil: none).
 func (d *decoder) projectNames() *projectBudgets {
 	n := d.count(1, "projects")
