@@ -318,17 +318,18 @@ func optionalCounter(metric, by, legend, base, zero string, on ...string) target
 	}
 }
 
+// guardActive is the cardinality_guard gauge that exists whenever the guard runs: its
+// counters' 0 is built from it.
+const guardActive = guardPrefix + "series_active"
+
 // guardCounter is a cardinality_guard counter per replica.
 func guardCounter(name, legend string) targetSpec {
-	base := "otelcol_processor_cardinality_guard_series_active"
-	return optionalCounter("otelcol_processor_cardinality_guard_"+name, "instance", legend, base, sumBy("instance", c(base)))
+	return optionalCounter(guardPrefix+name, "instance", legend, guardActive, sumBy("instance", c(guardActive)))
 }
 
 // guardCounterBy is a cardinality_guard counter per replica and label.
 func guardCounterBy(name, label, legend string) targetSpec {
-	base := "otelcol_processor_cardinality_guard_series_active"
-	return optionalCounter("otelcol_processor_cardinality_guard_"+name, "instance, "+label, legend, base,
-		sumBy("instance", c(base)), "instance")
+	return optionalCounter(guardPrefix+name, "instance, "+label, legend, guardActive, sumBy("instance", c(guardActive)), "instance")
 }
 
 // normalizeCounter is an airi_normalize counter, grouped by instance or by (label,) signal.

@@ -68,28 +68,14 @@ func (g *guard) encodeCheckpoint(b []byte, now int64) []byte {
 	b = binary.LittleEndian.AppendUint64(b, g.h.seed)
 	s := &g.store
 	// budgets and shares, densely renumbered
-	metricNew := make([]uint32, len(s.metricStates))
-	var n uint32
-	for i := 1; i < len(s.metricStates); i++ {
-		if s.metricStates[i].nameHash != 0 {
-			n++
-			metricNew[i] = n
-		}
-	}
+	metricNew, n := renumber(len(s.metricStates), func(i int) bool { return s.metricStates[i].nameHash != 0 })
 	b = binary.AppendUvarint(b, uint64(n))
 	for i := 1; i < len(s.metricStates); i++ {
 		if metricNew[i] != 0 {
 			b = binary.LittleEndian.AppendUint64(b, s.metricStates[i].nameHash)
 		}
 	}
-	shareNew := make([]uint32, len(s.shares))
-	n = 0
-	for i := 1; i < len(s.shares); i++ {
-		if s.shares[i].series > 0 {
-			n++
-			shareNew[i] = n
-		}
-	}
+	shareNew, n := renumber(len(s.shares), func(i int) bool { return s.shares[i].series > 0 })
 	b = binary.AppendUvarint(b, uint64(n))
 	for i := 1; i < len(s.shares); i++ {
 		if shareNew[i] != 0 {
@@ -122,6 +108,20 @@ func (g *guard) encodeCheckpoint(b []byte, now int64) []byte {
 		}
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, ckptCRC))
+}
+
+// renumber numbers the entries 1..size-1 for which live holds densely from 1 (0: not
+// written) and returns the numbers and how many there are.
+func renumber(size int, live func(i int) bool) ([]uint32, uint32) {
+	ord := make([]uint32, size)
+	var n uint32
+	for i := 1; i < size; i++ {
+		if live(i) {
+			n++
+			ord[i] = n
+		}
+	}
+	return ord, n
 }
 
 func appendU64s(b []byte, vs ...uint64) []byte {
@@ -205,24 +205,29 @@ func (d *decoder) fail(format string, a ...any) {
 	}
 }
 
-func (d *decoder) u8() uint8 {
-	if d.err != nil || len(d.b) < 1 {
+// bytes reads the next n bytes (nil once truncated).
+func (d *decoder) bytes(n int) []byte {
+	if d.err != nil || len(d.b) < n {
 		d.fail("truncated")
-		return 0
+		return nil
 	}
-	v := d.b[0]
-	d.b = d.b[1:]
+	v := d.b[:n]
+	d.b = d.b[n:]
 	return v
 }
 
-func (d *decoder) u64() uint64 {
-	if d.err != nil || len(d.b) < 8 {
-		d.fail("truncated")
-		return 0
+func (d *decoder) u8() uint8 {
+	if b := d.bytes(1); b != nil {
+		return b[0]
 	}
-	v := binary.LittleEndian.Uint64(d.b)
-	d.b = d.b[8:]
-	return v
+	return 0
+}
+
+func (d *decoder) u64() uint64 {
+	if b := d.bytes(8); b != nil {
+		return binary.LittleEndian.Uint64(b)
+	}
+	return 0
 }
 
 func (d *decoder) f64() float64 { return math.Float64frombits(d.u64()) }

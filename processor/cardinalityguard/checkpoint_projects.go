@@ -21,14 +21,7 @@ func (p *projectBudgets) appendProjectNames(b []byte) ([]uint32, []byte) {
 	if p == nil {
 		return nil, binary.AppendUvarint(b, 0)
 	}
-	ord := make([]uint32, len(p.states))
-	var n uint32
-	for i := 1; i < len(p.states); i++ {
-		if p.states[i].regular > 0 {
-			n++
-			ord[i] = n
-		}
-	}
+	ord, n := renumber(len(p.states), func(i int) bool { return p.states[i].regular > 0 })
 	b = binary.AppendUvarint(b, uint64(n))
 	for i := 1; i < len(p.states); i++ {
 		if ord[i] != 0 {
@@ -49,16 +42,6 @@ func (p *projectBudgets) projectOrdinal(ord []uint32, si uint32) uint64 {
 		return 0
 	}
 	return uint64(ord[i])
-}
-
-func (d *decoder) bytes(n int) []byte {
-	if d.err != nil || len(d.b) < n {
-		d.fail("truncated")
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
 }
 
 // projectNames reads the project names into bookkeeping without budgets (nil: none).

@@ -4,7 +4,6 @@
 package cardinalityguard
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -17,16 +16,6 @@ func projectConfig() *Config {
 	cfg.Projects = map[string]ProjectOverride{"paid": {MaxSeries: 40}}
 	cfg.StaleAfter = time.Minute
 	return cfg
-}
-
-// restoreAt returns a guard of cfg restored from data, its clock at clk's time.
-func restoreAt(t *testing.T, cfg *Config, data []byte, clk *fakeClock) (*guard, *fakeClock) {
-	t.Helper()
-	g, rclk := newTestGuard(t, cfg)
-	rclk.t = clk.t
-	g.restoreFrom(context.Background(), data, nil)
-	require.Positive(t, g.liveSeries, "the checkpoint was restored")
-	return g, rclk
 }
 
 func projectSeries(g *guard, name string) int {
@@ -48,7 +37,7 @@ func TestCheckpointKeepsProjectBudgets(t *testing.T) {
 	require.Equal(t, 6, projectSeries(whole, "free-a"), "free-a is at its budget")
 	data := whole.encodeCheckpoint(nil, wclk.now().UnixNano())
 
-	g, clk := restoreAt(t, cfg, data, wclk)
+	g, clk := restoredAt(t, cfg, data, wclk.t)
 	require.NotNil(t, g.projects, "the restored guard keeps its per-project budgets")
 	require.Equal(t, 6, projectSeries(g, "free-a"), "free-a is still at its budget")
 	require.Equal(t, 4, projectSeries(g, "free-b"))
@@ -99,7 +88,7 @@ func TestCheckpointProjectBudgetsNewConfig(t *testing.T) {
 	cfg2 := projectConfig()
 	cfg2.MaxSeriesPerProject = 4
 	cfg2.Projects = map[string]ProjectOverride{"free-b": {MaxSeries: 10}}
-	g, _ := restoreAt(t, cfg2, data, oclk)
+	g, _ := restoredAt(t, cfg2, data, oclk.t)
 	p := g.projects
 	for name, want := range map[string][2]int{"free-a": {6, 4}, "free-b": {4, 10}, "paid": {20, 4}} {
 		st := p.states[p.idx[name]]
@@ -125,7 +114,7 @@ func TestCheckpointProjectBudgetsNewConfig(t *testing.T) {
 	// budgets switched off: no per-project bookkeeping is restored
 	cfg3 := projectConfig()
 	cfg3.MaxSeriesPerProject, cfg3.Projects = 0, nil
-	off, _ := restoreAt(t, cfg3, data, oclk)
+	off, _ := restoredAt(t, cfg3, data, oclk.t)
 	require.Nil(t, off.projects)
 	require.Equal(t, old.liveSeries, off.liveSeries)
 }
@@ -143,7 +132,7 @@ func TestCheckpointProjectBudgetsSwitchedOn(t *testing.T) {
 	require.Nil(t, old.projects)
 	data := old.encodeCheckpoint(nil, oclk.now().UnixNano())
 
-	g, clk := restoreAt(t, projectConfig(), data, oclk)
+	g, clk := restoredAt(t, projectConfig(), data, oclk.t)
 	require.Empty(t, g.projects.idx, "no project known before the restored series' next points")
 	checkProjectCounts(t, g)
 	clk.advance(10 * time.Second)

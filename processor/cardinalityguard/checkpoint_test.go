@@ -129,8 +129,15 @@ func runSteps(t testing.TB, g *guard, clk *fakeClock, s *ckptStream, from, to in
 
 // restored returns a new guard started from the checkpoint data (at the clock of step at).
 func restored(t testing.TB, cfg *Config, data []byte, at int64) (*guard, *fakeClock) {
+	t.Helper()
+	return restoredAt(t, cfg, data, time.Unix(1_700_000_000+10*at, 0))
+}
+
+// restoredAt returns a new guard started from the checkpoint data, its clock at now.
+func restoredAt(t testing.TB, cfg *Config, data []byte, now time.Time) (*guard, *fakeClock) {
+	t.Helper()
 	g, clk := newTestGuard(t, cfg)
-	clk.t = time.Unix(1_700_000_000+10*at, 0)
+	clk.t = now
 	g.restoreFrom(context.Background(), data, nil)
 	require.Positive(t, g.liveSeries, "the checkpoint was restored")
 	return g, clk

@@ -167,12 +167,7 @@ func (t *Tracker) Observe(key uint64, metric string, attrs pcommon.Map) {
 		if sk == nil {
 			continue
 		}
-		var h uint64
-		if v.Type() == pcommon.ValueTypeStr {
-			h = maphash.String(t.seed, v.Str())
-		} else {
-			h = maphash.String(t.seed, v.AsString())
-		}
+		h := maphash.String(t.seed, v.AsString())
 		if slot := &sk.recent[h&3]; *slot != h {
 			*slot = h
 			sk.hll.InsertHash(h)
@@ -282,7 +277,19 @@ func top(all []ranked, n int, by func(ranked) int) []ranked {
 		}
 		return cmp.Compare(a.key, b.key) // streams that differ only in other keep labels
 	}
-	out := make([]ranked, 0, min(n, len(all))+1)
+	if n >= len(all) {
+		// every stream (a report making room): one sort, not an insertion per stream, which
+		// is quadratic in the streams
+		out := make([]ranked, 0, len(all))
+		for _, r := range all {
+			if by(r) > 0 {
+				out = append(out, r)
+			}
+		}
+		slices.SortFunc(out, less)
+		return out[:len(out):len(out)]
+	}
+	out := make([]ranked, 0, n+1)
 	for _, r := range all {
 		if by(r) <= 0 || (len(out) == n && less(r, out[n-1]) >= 0) {
 			continue
