@@ -85,14 +85,10 @@ type rules struct {
 	patterns []*regexp.Regexp
 }
 
+// normKey is the normalized form of k, made as keySet.has makes it for a lookup (ASCII only), so
+// a configured key and the attribute key it names always normalize alike.
 func normKey(k string) string {
-	b := []byte(strings.ToLower(k))
-	for i, c := range b {
-		if c == '-' {
-			b[i] = '_'
-		}
-	}
-	return string(b)
+	return string(lowerInto(make([]byte, len(k)), k))
 }
 
 func compileRules(cfg *Config) *rules {
