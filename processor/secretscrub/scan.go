@@ -385,9 +385,7 @@ func (s *scrubber) scrubString(str string) (string, bool) {
 			i++
 			continue
 		}
-		if !changed {
-			changed = true
-		}
+		changed = true
 		out = append(out, str[last:m.keep]...)
 		out = append(out, mask...)
 		last, i = m.end, m.end
