@@ -251,7 +251,7 @@ func (r *rules) isSecretKey(k string) bool {
 	if !r.on[idxKey] {
 		return false
 	}
-	if r.keys.has(k) || r.keys.has(r.keys.lastSegment(k)) {
+	if r.keys.has(k) || dotTailIn(&r.keys, k) {
 		return true
 	}
 	// Metric labels after airi_normalize: http.request.header.x-api-key is
