@@ -200,14 +200,19 @@ func newKeyPaths(keys []string, firstPrio int) []keyPath {
 }
 
 // nested searches the maps nested in m (a record's attributes or map body; Loguru's "extra",
-// pino's "req") as level 1 and below, down to maxLevel, and m's paths.
+// pino's "req") as level 1 and below, down to maxLevel, and m's paths. A path needs a map at
+// its first segment, so without any map in m the paths are not looked up (a Get per path).
 func (s *scan) nested(m pcommon.Map, paths []keyPath, maxLevel int) {
+	hasMap := false
 	for _, v := range m.All() {
 		if v.Type() == pcommon.ValueTypeMap {
+			hasMap = true
 			s.body(v.Map(), 1, maxLevel)
 		}
 	}
-	s.paths(m, paths)
+	if hasMap {
+		s.paths(m, paths)
+	}
 }
 
 // paths looks the dotted keys up as paths below m, ranked like the keys of a nested map.
