@@ -78,12 +78,34 @@ const (
 	RulePattern    Rule = "pattern"
 )
 
-var allRules = []Rule{
-	RuleKey, RuleBearer, RuleBasic, RuleJWT, RuleStripe, RuleOpenAI, RuleAnthropic, RuleAWS,
-	RuleGitHub, RuleGoogle, RuleCard, RuleQueryParam, RuleEmail, RulePrefix, RulePattern,
-}
+// The rules' indexes in allRules, the per-batch tally and rules.on: the scan uses these, so its
+// hot path never looks a rule up by name.
+const (
+	idxKey = iota
+	idxBearer
+	idxBasic
+	idxJWT
+	idxStripe
+	idxOpenAI
+	idxAnthropic
+	idxAWS
+	idxGitHub
+	idxGoogle
+	idxCard
+	idxQueryParam
+	idxEmail
+	idxPrefix
+	idxPattern
+	numRules
+)
 
-const numRules = 15
+var allRules = [numRules]Rule{
+	idxKey: RuleKey, idxBearer: RuleBearer, idxBasic: RuleBasic, idxJWT: RuleJWT,
+	idxStripe: RuleStripe, idxOpenAI: RuleOpenAI, idxAnthropic: RuleAnthropic, idxAWS: RuleAWS,
+	idxGitHub: RuleGitHub, idxGoogle: RuleGoogle, idxCard: RuleCard,
+	idxQueryParam: RuleQueryParam, idxEmail: RuleEmail, idxPrefix: RulePrefix,
+	idxPattern: RulePattern,
+}
 
 func ruleIndex(r Rule) int {
 	for i, x := range allRules {

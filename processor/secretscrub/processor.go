@@ -188,11 +188,11 @@ func (s *scrubber) maskValue(v pcommon.Value, cookie bool) {
 		}
 	case pcommon.ValueTypeInt, pcommon.ValueTypeDouble:
 		v.SetStr(mask)
-		s.tally[0]++
+		s.tally[idxKey]++
 	case pcommon.ValueTypeBytes:
 		if v.Bytes().Len() > 0 {
 			v.SetStr(mask)
-			s.tally[0]++
+			s.tally[idxKey]++
 		}
 	case pcommon.ValueTypeSlice:
 		for _, e := range v.Slice().All() {

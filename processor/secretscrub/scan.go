@@ -39,6 +39,7 @@ var authSchemes = []string{"bearer", "basic", "digest", "token", "negotiate", "a
 type prefixRule struct {
 	prefix  string
 	rule    Rule
+	idx     int // rule's index, set by compileRules
 	minTail int
 	// exactTail: the tail is exactly minTail upper-case letters/digits (AWS key IDs).
 	exactTail bool
@@ -85,14 +86,10 @@ type rules struct {
 	patterns []*regexp.Regexp
 }
 
+// normKey is the normalized form of k, made as keySet.has makes it for a lookup (ASCII only), so
+// a configured key and the attribute key it names always normalize alike.
 func normKey(k string) string {
-	b := []byte(strings.ToLower(k))
-	for i, c := range b {
-		if c == '-' {
-			b[i] = '_'
-		}
-	}
-	return string(b)
+	return string(lowerInto(make([]byte, len(k)), k))
 }
 
 func compileRules(cfg *Config) *rules {
@@ -120,7 +117,8 @@ func compileRules(cfg *Config) *rules {
 		r.allowValues[v] = struct{}{}
 	}
 	add := func(p prefixRule) {
-		if !r.on[ruleIndex(p.rule)] {
+		p.idx = ruleIndex(p.rule)
+		if !r.on[p.idx] {
 			return
 		}
 		c := p.prefix[0]
@@ -250,10 +248,10 @@ func (r *rules) isAllowedKey(k string) bool { return r.allowKeys.has(k) }
 // isSecretKey: the whole key or its last dot-separated segment is a secret key, so
 // `http.request.header.authorization` and `db.password` match `authorization` / `password`.
 func (r *rules) isSecretKey(k string) bool {
-	if !r.on[0] {
+	if !r.on[idxKey] {
 		return false
 	}
-	if r.keys.has(k) || r.keys.has(r.keys.lastSegment(k)) {
+	if r.keys.has(k) || dotTailIn(&r.keys, k) {
 		return true
 	}
 	// Metric labels after airi_normalize: http.request.header.x-api-key is
@@ -304,7 +302,7 @@ func (s *scrubber) maskWhole(v string) (string, bool) {
 	if v[keep:] == mask {
 		return v, false
 	}
-	s.tally[0]++
+	s.tally[idxKey]++
 	return v[:keep] + mask, true
 }
 
@@ -344,7 +342,7 @@ func (s *scrubber) maskCookie(v string) (string, bool) {
 	if !changed {
 		return v, false
 	}
-	s.tally[0]++
+	s.tally[idxKey]++
 	return string(out), true
 }
 
@@ -367,7 +365,7 @@ func (s *scrubber) isAllowedValue(v string) bool {
 // match is one secret found in a string: s[start:keep] stays, s[keep:end] becomes mask.
 type match struct {
 	start, keep, end int
-	rule             Rule
+	rule             int // index in allRules
 }
 
 // scrubString returns str with every secret masked, and whether anything changed.
@@ -389,13 +387,11 @@ func (s *scrubber) scrubString(str string) (string, bool) {
 			i++
 			continue
 		}
-		if !changed {
-			changed = true
-		}
+		changed = true
 		out = append(out, str[last:m.keep]...)
 		out = append(out, mask...)
 		last, i = m.end, m.end
-		s.tally[ruleIndex(m.rule)]++
+		s.tally[m.rule]++
 	}
 	res := str
 	if changed {
@@ -406,7 +402,7 @@ func (s *scrubber) scrubString(str string) (string, bool) {
 	for _, re := range s.r.patterns {
 		if re.MatchString(res) {
 			res = re.ReplaceAllString(res, mask)
-			s.tally[ruleIndex(RulePattern)]++
+			s.tally[idxPattern]++
 			changed = true
 		}
 	}
@@ -435,14 +431,14 @@ func (s *scrubber) matchAt(str string, i, last int) (match, bool) {
 		}
 		return matchCard(str, i)
 	}
-	if (c == 'B' || c == 'b') && (s.r.on[ruleIndex(RuleBearer)] || s.r.on[ruleIndex(RuleBasic)]) {
+	if (c == 'B' || c == 'b') && (s.r.on[idxBearer] || s.r.on[idxBasic]) {
 		if m, ok := s.matchAuth(str, i); ok {
 			return m, true
 		}
 	}
-	if c == 'e' && s.r.on[ruleIndex(RuleJWT)] {
+	if c == 'e' && s.r.on[idxJWT] {
 		if end, ok := matchJWT(str, i); ok {
-			return match{start: i, keep: i + 3, end: end, rule: RuleJWT}, true
+			return match{start: i, keep: i + 3, end: end, rule: idxJWT}, true
 		}
 	}
 	for _, p := range s.r.prefixes[c] {
@@ -466,24 +462,23 @@ func (s *scrubber) matchAt(str string, i, last int) (match, bool) {
 				continue
 			}
 		}
-		return match{start: i, keep: j, end: k, rule: p.rule}, true
+		return match{start: i, keep: j, end: k, rule: p.idx}, true
 	}
 	return match{}, false
 }
 
 // matchAuth: `Bearer <token>` / `Basic <base64 user:password>`, scheme case-insensitive.
 func (s *scrubber) matchAuth(str string, i int) (match, bool) {
-	var rule Rule
-	var n int
+	var rule, n int
 	switch {
 	case len(str)-i > 7 && strings.EqualFold(str[i:i+6], "bearer") && str[i+6] == ' ':
-		rule, n = RuleBearer, 7
+		rule, n = idxBearer, 7
 	case len(str)-i > 6 && strings.EqualFold(str[i:i+5], "basic") && str[i+5] == ' ':
-		rule, n = RuleBasic, 6
+		rule, n = idxBasic, 6
 	default:
 		return match{}, false
 	}
-	if !s.r.on[ruleIndex(rule)] {
+	if !s.r.on[rule] {
 		return match{}, false
 	}
 	j := i + n
@@ -504,7 +499,7 @@ func (s *scrubber) matchAuth(str string, i int) (match, bool) {
 		k++
 	}
 	tok := str[j:k]
-	if rule == RuleBearer {
+	if rule == idxBearer {
 		// An opaque token has digits or punctuation; prose ("Bearer authentication") has not.
 		if len(tok) < 8 || (digits == 0 && other == 0 && len(tok) < 24) {
 			return match{}, false
@@ -608,7 +603,7 @@ func matchCard(str string, i int) (match, bool) {
 	if !luhn(str[i:j]) {
 		return match{}, false
 	}
-	return match{start: i, keep: i, end: j, rule: RuleCard}, true
+	return match{start: i, keep: i, end: j, rule: idxCard}, true
 }
 
 func validGrouping(g []int) bool {
@@ -676,7 +671,7 @@ func (s *scrubber) matchParam(str string, i, last int) (match, bool) {
 	if k == i+1 || str[i+1:k] == mask || s.isAllowedValue(str[i+1:k]) {
 		return match{}, false
 	}
-	return match{start: i + 1, keep: i + 1, end: k, rule: RuleQueryParam}, true
+	return match{start: i + 1, keep: i + 1, end: k, rule: idxQueryParam}, true
 }
 
 func dotTailIn(set *keySet, name string) bool { return set.has(set.lastSegment(name)) }
@@ -704,7 +699,7 @@ func matchUserinfo(str string, i int) (match, bool) {
 	if p == at || str[p:at] == mask {
 		return match{}, false
 	}
-	return match{start: p, keep: p, end: at, rule: RuleQueryParam}, true
+	return match{start: p, keep: p, end: at, rule: idxQueryParam}, true
 }
 
 func isEmailLocal(c byte) bool {
@@ -733,5 +728,5 @@ func matchEmail(str string, i, last int) (match, bool) {
 	if dot < 0 || tld < 2 || dot == i+1 {
 		return match{}, false
 	}
-	return match{start: l, keep: l, end: i, rule: RuleEmail}, true
+	return match{start: l, keep: l, end: i, rule: idxEmail}, true
 }

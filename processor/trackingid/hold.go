@@ -94,12 +94,16 @@ func (h *holder) shutdown() {
 // release forwards the held records whose request ID is now known or whose time is up (all
 // of them when all is true).
 func (h *holder) release(all bool) {
+	h.mu.Lock()
+	if len(h.recs) == 0 { // the common tick: nothing held, nothing to build
+		h.mu.Unlock()
+		return
+	}
 	now := time.Now()
 	out := plog.NewLogs()
 	var c counts
 	var cache batchCache
 	s := newScan(h.p.cfg.LogAttribute, h.p.cfg.OriginalAttribute, h.p.logKeys)
-	h.mu.Lock()
 	kept := h.recs[:0]
 	for _, r := range h.recs {
 		if !all && now.Before(r.deadline) {

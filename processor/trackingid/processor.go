@@ -200,14 +200,19 @@ func newKeyPaths(keys []string, firstPrio int) []keyPath {
 }
 
 // nested searches the maps nested in m (a record's attributes or map body; Loguru's "extra",
-// pino's "req") as level 1 and below, down to maxLevel, and m's paths.
+// pino's "req") as level 1 and below, down to maxLevel, and m's paths. A path needs a map at
+// its first segment, so without any map in m the paths are not looked up (a Get per path).
 func (s *scan) nested(m pcommon.Map, paths []keyPath, maxLevel int) {
+	hasMap := false
 	for _, v := range m.All() {
 		if v.Type() == pcommon.ValueTypeMap {
+			hasMap = true
 			s.body(v.Map(), 1, maxLevel)
 		}
 	}
-	s.paths(m, paths)
+	if hasMap {
+		s.paths(m, paths)
+	}
 }
 
 // paths looks the dotted keys up as paths below m, ranked like the keys of a nested map.
@@ -287,17 +292,20 @@ func (p *trackingProcessor) remember(span ptrace.Span, id pcommon.TraceID, raw r
 }
 
 func (p *trackingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
-	if p.hold != nil {
-		return p.processLogsHolding(ctx, ld)
-	}
 	var c counts
 	var cache batchCache
 	s := newScan(p.cfg.LogAttribute, p.cfg.OriginalAttribute, p.logKeys)
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
-		sls := rls.At(i).ScopeLogs()
+		rl := rls.At(i)
+		sls := rl.ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
-			lrs := sls.At(j).LogRecords()
+			sl := sls.At(j)
+			lrs := sl.LogRecords()
+			if p.hold != nil {
+				p.holdLogs(rl, sl, &s, &cache, &c)
+				continue
+			}
 			for k := 0; k < lrs.Len(); k++ {
 				cache.left = lrs.Len() - k // a record needs at most one hex string
 				p.processLog(lrs.At(k), &s, &cache, &c, false)
@@ -308,33 +316,20 @@ func (p *trackingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 	return ld, nil
 }
 
-// processLogsHolding is processLogs with join_hold: records that processLog would hold move
-// out of the batch into the holder, which forwards them later.
-func (p *trackingProcessor) processLogsHolding(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
-	var c counts
-	var cache batchCache
-	s := newScan(p.cfg.LogAttribute, p.cfg.OriginalAttribute, p.logKeys)
-	rls := ld.ResourceLogs()
-	for i := 0; i < rls.Len(); i++ {
-		rl := rls.At(i)
-		sls := rl.ScopeLogs()
-		for j := 0; j < sls.Len(); j++ {
-			sl := sls.At(j)
-			sl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
-				if !p.processLog(lr, &s, &cache, &c, true) {
-					return false
-				}
-				if p.hold.tryHold(rl, sl, lr, s.best.raw.String()) {
-					c.held++
-					return true
-				}
-				p.processLog(lr, &s, &cache, &c, false) // the hold is full: derive now
-				return false
-			})
+// holdLogs is processLogs' walk over one scope's records with join_hold: records that
+// processLog would hold move out of the batch into the holder, which forwards them later.
+func (p *trackingProcessor) holdLogs(rl plog.ResourceLogs, sl plog.ScopeLogs, s *scan, cache *batchCache, c *counts) {
+	sl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
+		if !p.processLog(lr, s, cache, c, true) {
+			return false
 		}
-	}
-	p.record(ctx, c, attrLogs)
-	return ld, nil
+		if p.hold.tryHold(rl, sl, lr, s.best.raw.String()) {
+			c.held++
+			return true
+		}
+		p.processLog(lr, s, cache, c, false) // the hold is full: derive now
+		return false
+	})
 }
 
 // processLog sets the tracking ID of one log record. With mayHold, a record without trace
