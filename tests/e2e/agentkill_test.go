@@ -88,32 +88,16 @@ func (f *fileLoad) writtenSince(since time.Time) int {
 func TestAgentKilledLosesNothing(t *testing.T) {
 	jaeger, loki, mimir := newBackend(t, jaegerKind), newBackend(t, lokiKind), newBackend(t, mimirKind)
 	startAll(t, jaeger, loki, mimir)
-	// Every metric point is a series of its own (see newMetricLoad): a budget that takes them.
-	budget := map[string]string{"AIRI_MAX_SERIES_PER_METRIC": "1000000"}
-	gateway := newGateway(t, jaeger, loki, mimir, budget)
-	gateway.Start()
-	logDir := t.TempDir()
-	agent := newAgent(t, gateway, map[string]string{
-		"AIRI_LOG_GLOB":              filepath.Join(logDir, "*.log"),
-		"AIRI_POD_LOG_GLOB":          filepath.Join(logDir, "no-pods", "*.log"),
-		"AIRI_SCRAPE_TARGETS":        "[]",
-		"AIRI_MAX_SERIES_PER_METRIC": budget["AIRI_MAX_SERIES_PER_METRIC"],
-	})
-	agent.Start()
-
-	res := serviceResource(loadService, "agent-kill-0")
-	traces := newTraceLoad(t, agent.OTLPGRPC(), jaeger, res, agentPerRequest)
-	logs := newLogLoad(t, agent.OTLPHTTP(), loki, res, agentPerRequest)
-	metrics := newMetricLoad(t, agent.OTLPGRPC(), mimir, res, agentPerRequest, math.MaxInt)
-	loads := []*steadyLoad{traces, logs, metrics}
-	file := newFileLoad(t, logDir)
+	path := newAgentPath(t, jaeger, loki, mimir, "agent-kill-0", math.MaxInt)
+	path.start()
+	agent := path.agent
+	loads := path.loads()
+	file := newFileLoad(t, path.logDir)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	start := time.Now()
-	for _, l := range loads {
-		l.run(loadCtx, loadInterval)
-	}
+	path.run(loadCtx)
 	file.run(t, loadCtx, loadInterval, agentPerRequest)
 
 	time.Sleep(5 * time.Second)
@@ -122,15 +106,10 @@ func TestAgentKilledLosesNothing(t *testing.T) {
 	// the kill.
 	queued, err := agent.Telemetry(ctx, "otelcol_exporter_queue_size")
 	require.NoError(t, err)
-	before := map[string]int{}
-	for _, l := range loads {
-		before[l.signal] = l.ackedCount()
-	}
 	recent := time.Now()
-	time.Sleep(2 * time.Second)
-	held := map[string]int{}
-	for _, l := range loads {
-		held[l.signal] = int(queued) + l.ackedCount() - before[l.signal]
+	held := path.ackedWithin(2 * time.Second)
+	for signal := range held {
+		held[signal] += int(queued)
 	}
 	held["file"] = file.writtenSince(recent)
 	agent.Kill()
@@ -139,9 +118,7 @@ func TestAgentKilledLosesNothing(t *testing.T) {
 	agent.Start()               // same AIRI_STORAGE_DIR: queues and file offsets of the killed agent
 	time.Sleep(5 * time.Second)
 	stopLoad()
-	for _, l := range loads {
-		l.wait()
-	}
+	path.wait()
 	file.wg.Wait()
 	elapsed := time.Since(start).Seconds()
 
@@ -160,7 +137,7 @@ func TestAgentKilledLosesNothing(t *testing.T) {
 	var missing []string
 	harness.Eventually(t, 3*time.Minute, 2*time.Second, func() error {
 		var err error
-		counts, err = lokiCounts(ctx, loki, `{environment=~".+"}`, "agent file line "+file.id+"-", `agent file line (?P<id>[0-9a-f]+-[0-9]+)`)
+		counts, err = lokiCounts(ctx, loki, `{environment=~".+"}`, fmt.Sprintf("|= %q", "agent file line "+file.id+"-"), `agent file line (?P<id>[0-9a-f]+-[0-9]+)`)
 		if err != nil {
 			return err
 		}
@@ -183,7 +160,74 @@ func TestAgentKilledLosesNothing(t *testing.T) {
 		t.Name(), written, float64(written)/elapsed, len(counts), reread, held["file"], len(missing), missing, fileLinesLostAtKill)
 	require.LessOrEqual(t, reread, held["file"], "file: more lines read twice than the bound")
 	agent.RequireRunning("the test")
-	gateway.RequireRunning("the test")
+	path.gateway.RequireRunning("the test")
+}
+
+// agentPath is the shipped two-tier path under the fault tests' load: config/agent.yaml in
+// front of config/gateway.yaml, which exports to the backends, and a steady load of
+// agentPerRequest items every loadInterval (2000 per second) per signal sent to the agent by
+// the OTel Go SDK's OTLP exporters, every item counted (steadyLoad).
+type agentPath struct {
+	gateway, agent        *Collector
+	traces, logs, metrics *steadyLoad
+	// logDir is where the agent tails *.log files (empty unless a test writes one).
+	logDir string
+}
+
+// newAgentPath sets up the path (started by start) for a resource with service.instance.id
+// instance. The metric load writes lanes series (newMetricLoad); both tiers' cardinality_guard
+// budgets take every one.
+func newAgentPath(t *testing.T, jaeger, loki, mimir *Backend, instance string, lanes int) *agentPath {
+	t.Helper()
+	budget := map[string]string{"AIRI_MAX_SERIES_PER_METRIC": "1000000"}
+	p := &agentPath{gateway: newGateway(t, jaeger, loki, mimir, budget), logDir: t.TempDir()}
+	p.agent = newAgent(t, p.gateway, map[string]string{
+		"AIRI_LOG_GLOB":              filepath.Join(p.logDir, "*.log"),
+		"AIRI_POD_LOG_GLOB":          filepath.Join(p.logDir, "no-pods", "*.log"),
+		"AIRI_SCRAPE_TARGETS":        "[]",
+		"AIRI_MAX_SERIES_PER_METRIC": budget["AIRI_MAX_SERIES_PER_METRIC"],
+	})
+	res := serviceResource(loadService, instance)
+	p.traces = newTraceLoad(t, p.agent.OTLPGRPC(), jaeger, res, agentPerRequest)
+	p.logs = newLogLoad(t, p.agent.OTLPHTTP(), loki, res, agentPerRequest)
+	p.metrics = newMetricLoad(t, p.agent.OTLPGRPC(), mimir, res, agentPerRequest, lanes)
+	return p
+}
+
+// start starts the gateway, then the agent.
+func (p *agentPath) start() {
+	p.gateway.Start()
+	p.agent.Start()
+}
+
+func (p *agentPath) loads() []*steadyLoad { return []*steadyLoad{p.traces, p.logs, p.metrics} }
+
+// run sends every signal's load until ctx ends; wait waits for them to end.
+func (p *agentPath) run(ctx context.Context) {
+	for _, l := range p.loads() {
+		l.run(ctx, loadInterval)
+	}
+}
+
+func (p *agentPath) wait() {
+	for _, l := range p.loads() {
+		l.wait()
+	}
+}
+
+// ackedWithin waits d and returns, per signal, how many items were acknowledged meanwhile: what
+// a tier killed right after may have had in flight (a batch waits at most flush_timeout, 1 s).
+func (p *agentPath) ackedWithin(d time.Duration) map[string]int {
+	before := map[string]int{}
+	for _, l := range p.loads() {
+		before[l.signal] = l.ackedCount()
+	}
+	time.Sleep(d)
+	acked := map[string]int{}
+	for _, l := range p.loads() {
+		acked[l.signal] = l.ackedCount() - before[l.signal]
+	}
+	return acked
 }
 
 // fileLinesLostAtKill is how many lines of a tailed file a SIGKILL of the agent may lose: the

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,44 +30,45 @@ import (
 // outage is how long a backend stays down under load.
 const outage = 30 * time.Second
 
-// Rates of the fault tests' steady load: requests every loadInterval of tracesPerRequest spans
-// (one trace), logsPerRequest log records and metricsPerRequest metric points (each in a series
-// of its own).
+// Rates of the fault tests' steady load: a request every loadInterval per signal, each of
+// agentPerRequest items through the agent (2000 per second per signal); logsPerRequest log
+// records straight into a sidecar.
 const (
-	loadInterval      = 100 * time.Millisecond
-	tracesPerRequest  = 20
-	logsPerRequest    = 50
-	metricsPerRequest = 20
+	loadInterval   = 100 * time.Millisecond
+	logsPerRequest = 50
 )
 
-// TestBackendOutageLosesNothing stops Jaeger and Loki under steady load through
-// config/gateway.yaml until Prometheus, scraping the gateway with deploy/prometheus/rules.yaml,
-// fires OtelcolAiriExporterStalled for both exporters (about a minute), with Mimir down for 30 s
-// inside that outage, and restarts them: the alert resolves, and every span, log record and
-// metric point the gateway acknowledged arrives, held meanwhile by the persistent sending queues
-// (Jaeger, Loki) and the remote-write WAL (Mimir). The evidence that the gateway kept accepting
-// during each outage is in the backend: items stamped inside the outage window, Mimir's in order.
+// outageLanes is the metric load's series count in the outage test: a series gets a point every
+// 10 s, far apart enough that no agent batch (1 s) holds two points of one series, which
+// cardinality_guard would merge into one (README "Guarantees").
+const outageLanes = int(10*time.Second/loadInterval) * agentPerRequest
+
+// TestBackendOutageLosesNothing stops Jaeger and Loki under 2000 items/s per signal sent to
+// config/agent.yaml, which forwards to config/gateway.yaml, until Prometheus, scraping the
+// gateway with deploy/prometheus/rules.yaml, fires OtelcolAiriExporterStalled for both
+// exporters (about a minute), with Mimir down for 30 s inside that outage, and restarts them:
+// the alert resolves, and every span, log record and metric point the agent acknowledged
+// arrives, held meanwhile by the gateway's persistent sending queues (Jaeger, Loki) and
+// remote-write WAL (Mimir), and once those are full by the agent's queues. The evidence that the
+// path kept accepting during each outage is in the backend: items stamped inside the outage
+// window, Mimir's in order.
 func TestBackendOutageLosesNothing(t *testing.T) {
 	jaeger, loki, mimir, prom := newBackend(t, jaegerKind), newBackend(t, lokiKind), newBackend(t, mimirKind), newBackend(t, prometheusKind)
-	gateway := newGateway(t, jaeger, loki, mimir, nil)
+	path := newAgentPath(t, jaeger, loki, mimir, "outage-0", outageLanes)
+	gateway := path.gateway
 	// Prometheus scrapes the gateway's own metrics with deploy/prometheus/rules.yaml loaded, its
 	// `for:` shortened to 5 s (the expressions are the shipped ones): the alerts are seen to fire.
 	prom.TelemetryTargets = []string{gateway.TelemetryAddr()}
 	prom.RuleFiles = []string{rulesWithShortFor(t, prom.Dir, 5*time.Second)}
 	startAll(t, jaeger, loki, mimir, prom)
-	gateway.Start()
+	path.start()
 
-	res := serviceResource(loadService, "outage-0")
-	traces := newTraceLoad(t, gateway.OTLPGRPC(), jaeger, res, tracesPerRequest)
-	logs := newLogLoad(t, gateway.OTLPHTTP(), loki, res, logsPerRequest)
-	metrics := newMetricLoad(t, gateway.OTLPGRPC(), mimir, res, metricsPerRequest, metricsPerRequest)
+	traces, logs, metrics := path.traces, path.logs, path.metrics
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	start := time.Now()
-	traces.run(loadCtx, loadInterval)
-	logs.run(loadCtx, loadInterval)
-	metrics.run(loadCtx, loadInterval)
+	path.run(loadCtx)
 
 	// Before the outage nothing is stalled: the exporters send as the queues fill.
 	time.Sleep(5 * time.Second)
@@ -80,12 +82,15 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 	traces.forgetAcked()
 	loki.Stop()
 	lokiDown := time.Now()
+	recordsBefore := logs.ackedCount()
 	// Mimir is down for `outage` inside Loki's outage: the remote-write WAL holds its points.
 	time.Sleep(10 * time.Second)
 	mimir.Stop()
 	mimirDown := time.Now()
+	pointsBefore := metrics.ackedCount()
 	time.Sleep(outage)
 	mimirUp := time.Now()
+	pointsDuring := metrics.ackedCount() - pointsBefore
 	mimir.Start()
 	// What the operator sees: OtelcolAiriExporterStalled fires for the Loki and the Jaeger
 	// exporters once they have sent nothing for a minute while their queues hold items
@@ -99,36 +104,66 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("%s: %s after Jaeger and Loki were told to stop (their graceful stop took %s), Prometheus reports %v",
 		t.Name(), time.Since(stopping).Round(time.Second), lokiDown.Sub(stopping).Round(time.Second), firing)
-	// The outage was real: the Loki exporter's persistent queue holds what Loki could not take.
-	queuedLogs, err := gateway.Telemetry(ctx, "otelcol_exporter_queue_size", `exporter="otlp_http/loki"`)
+	// The outage was real: the gateway's persistent queues hold what Loki and Jaeger could not
+	// take, and once they are full the agent's queues do.
+	queued := map[string]float64{}
+	for name, labels := range map[string][]string{
+		"gateway logs":   {`exporter="otlp_http/loki"`},
+		"gateway traces": {`exporter="otlp_grpc/jaeger"`},
+		"agent logs":     {`exporter="load_balancing/traces_logs"`, `data_type="logs"`},
+		"agent traces":   {`exporter="load_balancing/traces_logs"`, `data_type="traces"`},
+	} {
+		c := gateway
+		if strings.HasPrefix(name, "agent") {
+			c = path.agent
+		}
+		v, err := c.Telemetry(ctx, "otelcol_exporter_queue_size", labels...)
+		require.NoError(t, err)
+		queued[name] = v
+	}
+	capacity, err := gateway.Telemetry(ctx, "otelcol_exporter_queue_capacity", `exporter="otlp_http/loki"`)
 	require.NoError(t, err)
-	// The fill ratio OtelcolAiriExporterQueueNearFull watches rose, short of its 80 %.
+	refusedLogs, err := gateway.Telemetry(ctx, "otelcol_exporter_enqueue_failed_log_records", `exporter="otlp_http/loki"`)
+	require.NoError(t, err)
+	// What the batcher keeps in the queue with Loki up: at most 2 s of input (flush_timeout 1 s,
+	// one batch in flight).
+	batcherFill := float64(2*time.Second/loadInterval*agentPerRequest) / capacity
+	// The fill ratio OtelcolAiriExporterQueueNearFull watches rose; at 2000 records/s the queue
+	// is full after 25 s, and then QueueNearFull fires, and QueueFull once it refused records.
 	fill := `max(otelcol_exporter_queue_size{exporter="otlp_http/loki"} / otelcol_exporter_queue_capacity{exporter="otlp_http/loki"})`
 	fillAtOutage, err := promScalar(ctx, prom.URL("http"), fill)
 	require.NoError(t, err)
-	require.Greater(t, fillAtOutage, 0.02, "Prometheus sees the Loki queue no fuller than the batcher keeps it during Loki's outage")
-	if fillAtOutage < 0.8 {
+	require.Greater(t, fillAtOutage, batcherFill, "Prometheus sees the Loki queue no fuller than the batcher keeps it during Loki's outage")
+	lokiAlert := map[string]string{"exporter": "otlp_http/loki", "job": "otelcol-airi"}
+	if fillAtOutage >= 0.8 {
+		waitForAlert(t, ctx, prom, time.Minute, "OtelcolAiriExporterQueueNearFull", lokiAlert, "firing")
+	} else {
 		require.Empty(t, alertsMatching(firing, "OtelcolAiriExporterQueueNearFull", nil), "the Loki queue is %.0f %% full", 100*fillAtOutage)
 	}
+	if refusedLogs > 0 {
+		waitForAlert(t, ctx, prom, time.Minute, "OtelcolAiriExporterQueueFull", lokiAlert, "firing")
+	}
 	lokiUp := time.Now()
+	spansDuring := traces.ackedCount() // forgotten at Jaeger's stop
+	recordsDuring := logs.ackedCount() - recordsBefore
 	jaeger.Start()
 	loki.Start()
-	// Resolved once they send again, and drained: back to what the batcher holds under this
-	// load (flush_timeout 1 s, ~500 records).
+	// Resolved once they send again, and drained: back to what the batcher holds under this load.
 	for exporter, dataType := range stalled {
 		waitForAlert(t, ctx, prom, 2*time.Minute, "OtelcolAiriExporterStalled",
 			map[string]string{"exporter": exporter, "data_type": dataType}, "")
 	}
+	waitForAlert(t, ctx, prom, 2*time.Minute, "OtelcolAiriExporterQueueNearFull", lokiAlert, "")
 	resolvedAfter := time.Since(lokiUp)
 	harness.Eventually(t, 2*time.Minute, time.Second, func() error {
 		f, err := promScalar(ctx, prom.URL("http"), fill)
-		if err == nil && f > 0.02 {
+		if err == nil && f > batcherFill {
 			err = fmt.Errorf("the Loki queue is still %.1f %% full in Prometheus", 100*f)
 		}
 		return err
 	})
-	t.Logf("%s: Prometheus: Loki queue %.1f %% full at the end of the outage (%s), OtelcolAiriExporterStalled resolved %s and the queue drained %s after Loki returned",
-		t.Name(), 100*fillAtOutage, lokiUp.Sub(lokiDown).Round(time.Second), resolvedAfter.Round(time.Second), time.Since(lokiUp).Round(time.Second))
+	t.Logf("%s: Prometheus: Loki queue %.1f %% full at the end of the outage (%s; %v records refused by the full queue), OtelcolAiriExporterStalled and QueueNearFull resolved %s and the queue drained under %.1f %% %s after Loki returned; queued at the end of the outage: %v",
+		t.Name(), 100*fillAtOutage, lokiUp.Sub(lokiDown).Round(time.Second), refusedLogs, resolvedAfter.Round(time.Second), 100*batcherFill, time.Since(lokiUp).Round(time.Second), queued)
 	// Every alert's inputs exist in Prometheus now, but those that need another event.
 	eventOnly := maps.Clone(eventOnlyInputs)
 	for _, name := range []string{"otelcol_processor_airi_normalize_defaults_applied", "otelcol_processor_cardinality_guard_overflow_points", "http_server_request_duration_seconds_count", "http_server_request_duration_seconds_bucket"} {
@@ -138,12 +173,10 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 
 	time.Sleep(5 * time.Second)
 	stopLoad()
-	traces.wait()
-	logs.wait()
-	metrics.wait()
+	path.wait()
 	elapsed := time.Since(start).Seconds()
 
-	require.Positive(t, queuedLogs, "nothing queued for Loki during its outage")
+	require.Positive(t, queued["gateway logs"], "nothing queued for Loki during its outage")
 	// Retrying forever (max_elapsed_time: 0), the exporters gave nothing up: the send-failed
 	// counters (OtelcolAiriExporterSendFailed's input) stay at zero through an outage.
 	for _, name := range []string{"otelcol_exporter_send_failed_spans", "otelcol_exporter_send_failed_log_records", "otelcol_exporter_send_failed_metric_points"} {
@@ -151,19 +184,21 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 		require.NoError(t, err)
 		require.Zero(t, failed, "%s: the gateway gave items up", name)
 	}
-	// Duplicates: no collector died, so an item is sent twice only when an export the backend
-	// took timed out before its answer: at most what was held during the outage (the log records
-	// in the queue at its end; the metric points taken during it, which the WAL may replay).
-	l := logs.requireNothingLost(t, ctx, 3*time.Minute, int(queuedLogs))
-	m := metrics.requireNothingLost(t, ctx, 3*time.Minute, int(outage/loadInterval+1)*metricsPerRequest)
-	// Spans: at most those acknowledged during Jaeger's outage, which the queue held.
-	tr := traces.requireNothingLost(t, ctx, 3*time.Minute, int(lokiUp.Sub(lokiDown)/loadInterval+1)*tracesPerRequest)
+	// Duplicates: no collector died, so an item is sent twice only when an export its receiver
+	// took timed out before its answer: at most what was held during the outage — the items
+	// acknowledged during it (for logs also the 2 s of input the batcher held at its start),
+	// and the metric points taken during Mimir's, which the WAL may replay. (The agent's
+	// queue_size understates what it holds: the batches it retries against the gateway's full
+	// queue are out of the count but in its file_storage.)
+	l := logs.requireNothingLost(t, ctx, 3*time.Minute, recordsDuring+int(2*time.Second/loadInterval)*agentPerRequest)
+	m := metrics.requireNothingLost(t, ctx, 3*time.Minute, pointsDuring)
+	tr := traces.requireNothingLost(t, ctx, 3*time.Minute, spansDuring)
 	inJaeger, err := traces.stampedBetween(ctx, tr, lokiDown, lokiUp)
 	require.NoError(t, err)
 	require.Positive(t, inJaeger, "no span stamped inside Jaeger's outage arrived")
 	t.Logf("%s: %d spans stamped inside Jaeger's outage arrived", t.Name(), inJaeger)
-	t.Logf("%s: rates: logs %.0f/s, metric points %.0f/s sent; %v log records queued at the end of Loki's outage",
-		t.Name(), float64(l.sent)/elapsed, float64(m.sent)/elapsed, queuedLogs)
+	t.Logf("%s: rates sent: spans %.0f/s, log records %.0f/s, metric points %.0f/s",
+		t.Name(), float64(tr.sent)/elapsed, float64(l.sent)/elapsed, float64(m.sent)/elapsed)
 
 	inLoki, err := logs.stampedBetween(ctx, l, lokiDown, lokiUp)
 	require.NoError(t, err)
@@ -176,6 +211,7 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 	requireStampedInOrder(t, m.arrivals)
 	t.Logf("%s: arrived stamped inside the outage: %d log records (Loki down %s), %d metric points (Mimir down %s)",
 		t.Name(), inLoki, lokiUp.Sub(lokiDown).Round(time.Second), inMimir, mimirUp.Sub(mimirDown).Round(time.Second))
+	path.agent.RequireRunning("the test")
 	gateway.RequireRunning("the test")
 }
 
@@ -198,67 +234,65 @@ func requireStampedInOrder(t *testing.T, arrivals map[string][]time.Time) {
 	}
 }
 
-// TestCollectorKilledLosesNothing kills config/gateway.yaml with SIGKILL under load on all three
-// signals — while Loki and Mimir are down, so the persistent queue and the WAL hold data, and
-// while spans are in flight to a live Jaeger — and restarts it on the same storage directory:
-// every item acknowledged before the kill arrives after the restart, and what arrives twice is
-// bounded per signal by what that exporter held at the kill.
+// TestCollectorKilledLosesNothing kills config/gateway.yaml with SIGKILL under 2000 items/s per
+// signal sent to config/agent.yaml in front of it — while Loki and Mimir are down, so the
+// gateway's persistent queue and WAL hold data, and while spans are in flight to a live Jaeger —
+// and restarts it on the same storage directory: every item the agent acknowledged arrives
+// (the agent holds what the dead gateway cannot take), and what arrives twice is bounded per
+// signal by what the gateway held at the kill plus the agent's batches in flight to it.
 func TestCollectorKilledLosesNothing(t *testing.T) {
 	jaeger, loki, mimir := newBackend(t, jaegerKind), newBackend(t, lokiKind), newBackend(t, mimirKind)
 	startAll(t, jaeger, loki, mimir)
-	gateway := newGateway(t, jaeger, loki, mimir, nil)
-	gateway.Start()
-
-	res := serviceResource(loadService, "sigkill-0")
-	traces := newTraceLoad(t, gateway.OTLPGRPC(), jaeger, res, tracesPerRequest)
-	logs := newLogLoad(t, gateway.OTLPHTTP(), loki, res, logsPerRequest)
-	metrics := newMetricLoad(t, gateway.OTLPGRPC(), mimir, res, metricsPerRequest, metricsPerRequest)
-	loads := []*steadyLoad{traces, logs, metrics}
+	// Every point a series of its own: after the restart the agent drains what it held in
+	// batches of up to 4 MiB, and cardinality_guard keeps one point per series of a batch.
+	path := newAgentPath(t, jaeger, loki, mimir, "sigkill-0", math.MaxInt)
+	path.start()
+	gateway := path.gateway
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	start := time.Now()
-	for _, l := range loads {
-		l.run(loadCtx, loadInterval)
-	}
+	path.run(loadCtx)
 
 	time.Sleep(3 * time.Second)
 	loki.Stop()
 	mimir.Stop()
 	time.Sleep(10 * time.Second)
-	// Per exporter, what it held at the kill: its queue, plus — for spans, whose backend is up —
-	// what was acknowledged since the last full batch could have left (flush_timeout 1 s), the
-	// batch in flight.
+	// Per signal, what the gateway held at the kill: its exporter's queue, plus what was
+	// acknowledged in the 2 s before the kill — the agent's batches in flight to the gateway
+	// (which the agent sends again when the gateway died before answering) and, for spans,
+	// whose backend is up, the gateway's batch in flight to Jaeger.
 	held := map[string]int{}
 	for signal, exporter := range map[string]string{"traces": "otlp_grpc/jaeger", "logs": "otlp_http/loki"} {
 		q, err := gateway.Telemetry(ctx, "otelcol_exporter_queue_size", fmt.Sprintf("exporter=%q", exporter))
 		require.NoError(t, err)
 		held[signal] = int(q)
 	}
-	inFlightFrom := traces.ackedCount()
-	time.Sleep(2 * time.Second)
-	held["traces"] += traces.ackedCount() - inFlightFrom
-	// The WAL may replay what it holds: at most every point acknowledged so far.
-	held["metrics"] = metrics.ackedCount()
-	gateway.Kill()
-	t.Logf("gateway killed holding %v items per signal", held)
 	require.Positive(t, held["logs"], "nothing was queued for Loki when the gateway was killed")
+	for signal, n := range path.ackedWithin(2 * time.Second) {
+		held[signal] += n
+	}
+	// The WAL may replay what it holds: at most every point acknowledged so far.
+	held["metrics"] = path.metrics.ackedCount()
+	gateway.Kill()
+	killed := time.Now()
+	t.Logf("gateway killed; bounds of duplicates per signal %v", held)
 
 	loki.Start()
 	mimir.Start()
 	gateway.Start() // same AIRI_STORAGE_DIR: the queues and the WAL of the killed process
+	t.Logf("gateway back %s after the kill", time.Since(killed).Round(time.Millisecond))
 	time.Sleep(5 * time.Second)
 	stopLoad()
-	for _, l := range loads {
-		l.wait()
-	}
+	path.wait()
 	elapsed := time.Since(start).Seconds()
 
-	for _, l := range loads {
+	for _, l := range path.loads() {
 		d := l.requireNothingLost(t, ctx, 3*time.Minute, held[l.signal])
-		_, unreachable := l.failures()
-		t.Logf("%s: %s: %.0f items/s sent; %d requests found the gateway down", t.Name(), l.signal, float64(d.sent)/elapsed, unreachable)
+		retryable, unreachable := l.failures()
+		t.Logf("%s: %s: %.0f items/s sent; the agent refused %d requests retryably, %d found it down", t.Name(), l.signal, float64(d.sent)/elapsed, retryable, unreachable)
 	}
+	path.agent.RequireRunning("the test")
 	gateway.RequireRunning("the test")
 }
 

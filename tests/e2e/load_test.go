@@ -9,6 +9,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -207,8 +210,12 @@ func (l *steadyLoad) requireNothingLost(t *testing.T, ctx context.Context, timeo
 	return d
 }
 
-// newTraceLoad sends one trace of perRequest spans per request to collector's OTLP/gRPC
-// endpoint; an item is one span, "<trace ID>/<span ID>".
+// requestsPerTrace is how many consecutive requests of a trace load carry spans of one trace:
+// Jaeger is read back one trace at a time, so fewer, larger traces make that cheap.
+const requestsPerTrace = 10
+
+// newTraceLoad sends perRequest spans per request to collector's OTLP/gRPC endpoint, each
+// requestsPerTrace requests one trace; an item is one span, "<trace ID>/<span ID>".
 func newTraceLoad(t *testing.T, collector string, jaeger *Backend, res *resource.Resource, perRequest int) *steadyLoad {
 	exp, err := otlptracegrpc.New(context.Background(), otlptracegrpc.WithEndpoint(collector),
 		otlptracegrpc.WithInsecure(), otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false}))
@@ -216,12 +223,13 @@ func newTraceLoad(t *testing.T, collector string, jaeger *Backend, res *resource
 	t.Cleanup(func() { _ = exp.Shutdown(context.Background()) })
 	prefix, err := hex.DecodeString(randomHex(t, 8))
 	require.NoError(t, err)
+	complete := map[string]map[string][]time.Time{} // by trace ID
 	return &steadyLoad{
 		signal: "traces",
 		send: func(ctx context.Context, seq int) ([]string, error) {
 			var tid trace.TraceID
 			copy(tid[:], prefix)
-			binary.BigEndian.PutUint64(tid[8:], uint64(seq)+1)
+			binary.BigEndian.PutUint64(tid[8:], uint64(seq/requestsPerTrace)+1)
 			now := time.Now()
 			stubs := make(tracetest.SpanStubs, perRequest)
 			ids := make([]string, perRequest)
@@ -245,24 +253,31 @@ func newTraceLoad(t *testing.T, collector string, jaeger *Backend, res *resource
 		},
 		// Looked up trace by trace: Jaeger's search by service (in-memory storage) does not list
 		// every trace it holds, while a lookup by trace ID does find each. Every span returned is
-		// one copy of a span sent.
+		// one copy of a span sent. A trace that held every wanted span is not looked up again.
 		arrived: func(ctx context.Context, want []string) (map[string][]time.Time, error) {
-			found := map[string][]time.Time{}
-			looked := map[string]bool{}
+			wanted := map[string][]string{}
 			for _, id := range want {
 				traceID, _, _ := strings.Cut(id, "/")
-				if looked[traceID] {
-					continue
+				wanted[traceID] = append(wanted[traceID], id)
+			}
+			found := map[string][]time.Time{}
+			for traceID, ids := range wanted {
+				spans, ok := complete[traceID]
+				if !ok {
+					tr, err := jaegerTrace(ctx, jaeger, traceID)
+					if err != nil {
+						continue
+					}
+					spans = map[string][]time.Time{}
+					for _, sp := range tr.Spans {
+						key := traceID + "/" + sp.SpanID
+						spans[key] = append(spans[key], time.UnixMicro(sp.StartTime))
+					}
 				}
-				looked[traceID] = true
-				tr, err := jaegerTrace(ctx, jaeger, traceID)
-				if err != nil {
-					continue
+				if !slices.ContainsFunc(ids, func(id string) bool { return len(spans[id]) == 0 }) {
+					complete[traceID] = spans
 				}
-				for _, sp := range tr.Spans {
-					key := traceID + "/" + sp.SpanID
-					found[key] = append(found[key], time.UnixMicro(sp.StartTime))
-				}
+				maps.Copy(found, spans)
 			}
 			return found, nil
 		},
@@ -323,19 +338,67 @@ func newLogLoad(t *testing.T, collector string, loki *Backend, res *resource.Res
 		stamped: func(ctx context.Context, from, to time.Time) (int, error) {
 			return lokiCountAt(ctx, loki, fmt.Sprintf(`{service=%q}`, loadService), "fault log "+run+"-", from, to)
 		},
-		// Counted by Loki per ID; a copy's timestamp is not returned (zero).
+		// Counted by Loki per request; a copy's timestamp is not returned (zero).
 		arrived: func(ctx context.Context, _ []string) (map[string][]time.Time, error) {
-			counts, err := lokiCounts(ctx, loki, fmt.Sprintf(`{service=%q}`, loadService), "fault log "+run+"-", `^fault log (?P<id>\S+)$`)
-			if err != nil {
-				return nil, err
-			}
-			ids := make(map[string][]time.Time, len(counts))
-			for id, n := range counts {
-				ids[id] = make([]time.Time, n)
-			}
-			return ids, nil
+			return lokiRequestArrivals(ctx, loki, fmt.Sprintf(`{service=%q}`, loadService), "fault log ", run, perRequest)
 		},
 	}
+}
+
+// maxPartialRequests bounds how many requests lokiRequestArrivals counts record by record in
+// one pass (perRequest series each in Loki's answer); more are left for the next pass.
+const maxPartialRequests = 400
+
+// lokiRequestArrivals returns how many copies of each log record Loki holds, for records whose
+// line is "<line><run>-<request>-<index>" (ID "<run>-<request>-<index>"), sent perRequest to a
+// request. Loki answers with one series per request, not one per record: the request's copies
+// and the sum of their indexes. A request with perRequest copies whose indexes sum to
+// 0+1+…+(perRequest-1) holds each record once (one record missing and another one twice would
+// change the sum); only the other requests are counted record by record.
+func lokiRequestArrivals(ctx context.Context, loki *Backend, selector, line, run string, perRequest int) (map[string][]time.Time, error) {
+	base := loki.URL("http") + "/loki"
+	prefix := line + run + "-"
+	quoted := regexp.QuoteMeta(prefix)
+	copies, err := promQuery(ctx, base, fmt.Sprintf(`sum by (fault_req) (count_over_time(%s |= %q | regexp %q [1h]))`,
+		selector, prefix, "^"+quoted+`(?P<fault_req>[0-9]+)-[0-9]+$`))
+	if err != nil {
+		return nil, err
+	}
+	sums, err := promQuery(ctx, base, fmt.Sprintf(`sum by (fault_req) (sum_over_time(%s |= %q | regexp %q | unwrap fault_i [1h]))`,
+		selector, prefix, "^"+quoted+`(?P<fault_req>[0-9]+)-(?P<fault_i>[0-9]+)$`))
+	if err != nil {
+		return nil, err
+	}
+	indexSum := map[string]float64{}
+	for _, s := range sums {
+		indexSum[s.Labels["fault_req"]] = s.Value
+	}
+	ids := map[string][]time.Time{}
+	var partial []string
+	for _, s := range copies {
+		req := s.Labels["fault_req"]
+		if int(s.Value) != perRequest || indexSum[req] != float64(perRequest*(perRequest-1)/2) {
+			partial = append(partial, req)
+			continue
+		}
+		for i := range perRequest {
+			ids[fmt.Sprintf("%s-%s-%d", run, req, i)] = []time.Time{{}}
+		}
+	}
+	if len(partial) > maxPartialRequests {
+		return nil, fmt.Errorf("loki: %d requests arrived in part so far, more than %d to count record by record", len(partial), maxPartialRequests)
+	}
+	if len(partial) > 0 {
+		counts, err := lokiCounts(ctx, loki, selector, fmt.Sprintf("|~ %q", "^"+quoted+"("+strings.Join(partial, "|")+")-"),
+			"^"+regexp.QuoteMeta(line)+`(?P<id>\S+)$`)
+		if err != nil {
+			return nil, err
+		}
+		for id, n := range counts {
+			ids[id] = make([]time.Time, n)
+		}
+	}
+	return ids, nil
 }
 
 // newMetricLoad sends perRequest gauge points per request to collector's OTLP/gRPC endpoint,

@@ -259,14 +259,14 @@ func lokiQuery(ctx context.Context, loki *Backend, query string) ([]LokiLine, er
 	return out, nil
 }
 
-// lokiCounts counts the lines of the last hour that match selector and contain contains, per
-// the ID that idRegexp's capture group "id" takes from each line: counted by Loki itself, which
-// is fast where returning tens of thousands of lines with their structured metadata is not.
-// Loki drops a line identical to one it holds (same stream, timestamp and text), so a copy
-// counts only when it differs in one of them.
-func lokiCounts(ctx context.Context, loki *Backend, selector, contains, idRegexp string) (map[string]int, error) {
+// lokiCounts counts the lines of the last hour that match selector and the line filter
+// expression filter (e.g. `|= "text"`), per the ID that idRegexp's capture group "id" takes from
+// each line: counted by Loki itself, which is fast where returning tens of thousands of lines
+// with their structured metadata is not. Loki drops a line identical to one it holds (same
+// stream, timestamp and text), so a copy counts only when it differs in one of them.
+func lokiCounts(ctx context.Context, loki *Backend, selector, filter, idRegexp string) (map[string]int, error) {
 	got, err := promQuery(ctx, loki.URL("http")+"/loki",
-		fmt.Sprintf("sum by (id) (count_over_time(%s |= %q | regexp %q [1h]))", selector, contains, idRegexp))
+		fmt.Sprintf("sum by (id) (count_over_time(%s %s | regexp %q [1h]))", selector, filter, idRegexp))
 	if err != nil {
 		return nil, err
 	}
