@@ -180,6 +180,7 @@ func (l *steadyLoad) requireNothingLost(t *testing.T, ctx context.Context, timeo
 	require.Empty(t, permanent, "%s: requests refused with a permanent (non-retryable) error", l.signal)
 	require.NotEmpty(t, acked, "%s: nothing was acknowledged", l.signal)
 	var missing []string
+	start := time.Now()
 	harness.Eventually(t, timeout, 2*time.Second, func() error {
 		var err error
 		d.arrivals, err = l.arrived(ctx, acked)
@@ -204,8 +205,8 @@ func (l *steadyLoad) requireNothingLost(t *testing.T, ctx context.Context, timeo
 			d.duplicated += len(times) - 1
 		}
 	}
-	t.Logf("%s: %s: sent %d, acknowledged %d, refused retryably %d requests, unreachable %d requests; arrived %d copies of %d distinct items, duplicated %d (bound %d), lost 0",
-		t.Name(), l.signal, d.sent, d.acked, retryable, unreachable, d.arrived, len(d.arrivals), d.duplicated, maxDuplicated)
+	t.Logf("%s: %s: sent %d, acknowledged %d, refused retryably %d requests, unreachable %d requests; arrived %d copies of %d distinct items, duplicated %d (bound %d), lost 0 (all arrived and counted after %s)",
+		t.Name(), l.signal, d.sent, d.acked, retryable, unreachable, d.arrived, len(d.arrivals), d.duplicated, maxDuplicated, time.Since(start).Round(100*time.Millisecond))
 	require.LessOrEqual(t, d.duplicated, maxDuplicated, "%s: more duplicates than the bound", l.signal)
 	return d
 }
