@@ -300,19 +300,22 @@ func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
 // TestOverloadIsRefusedThenRecovers drives config/gateway.yaml (memory_limiter at
 // AIRI_MEMORY_LIMIT_MIB) with more large log requests than it can hold: it accepts some and
-// refuses others with a retryable status instead of growing (in these runs the Loki exporter's
-// full queue refused every one: the memory_limiter's soft limit was never reached), everything it accepted arrives in
-// Loki, its Go heap — as the collector itself reports it, scraped all through the run — stays
-// under the limit, and it accepts again once the load drops.
+// refuses others with a retryable status instead of growing — both the memory_limiter (heap
+// over its soft limit) and the Loki exporter's full queue refuse, and Prometheus, scraping the
+// gateway with deploy/prometheus/rules.yaml, fires OtelcolAiriMemoryLimiterRefusing —,
+// everything it accepted arrives in Loki, its Go heap — as the collector itself reports it,
+// scraped all through the run — stays under the limit, and it accepts again once the load drops.
 func TestOverloadIsRefusedThenRecovers(t *testing.T) {
-	loki := newBackend(t, lokiKind)
-	startAll(t, loki)
+	loki, prom := newBackend(t, lokiKind), newBackend(t, prometheusKind)
 	gateway := newGateway(t, nil, loki, nil, map[string]string{
 		"AIRI_MEMORY_LIMIT_MIB": fmt.Sprint(overloadLimitMiB),
 		// As deploy/kubernetes sets it: the Go runtime's soft limit at 80 % of the limiter's.
 		"GOMEMLIMIT":     fmt.Sprintf("%dMiB", overloadLimitMiB*8/10),
 		"AIRI_LOG_LEVEL": "warn",
 	})
+	prom.TelemetryTargets = []string{gateway.TelemetryAddr()}
+	prom.RuleFiles = []string{rulesWithShortFor(t, prom.Dir, 5*time.Second)}
+	startAll(t, loki, prom)
 	gateway.Start()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -346,7 +349,7 @@ func TestOverloadIsRefusedThenRecovers(t *testing.T) {
 	overloadCtx, stopOverload := context.WithTimeout(ctx, 20*time.Second)
 	defer stopOverload()
 	var wg sync.WaitGroup
-	for range 8 {
+	for range overloadClients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -385,11 +388,18 @@ func TestOverloadIsRefusedThenRecovers(t *testing.T) {
 	require.Positive(t, codesSeen[codes.OK], "the gateway accepted nothing: %v", codesSeen)
 	require.Positive(t, codesSeen[codes.Unavailable], "the gateway never refused: %v", codesSeen)
 	require.Positive(t, refused["otelcol_receiver_refused_log_records"], "refusals not counted as the receiver's")
-	// Every refusal is accounted for by a full queue or the memory_limiter (measured: all of
-	// them by the Loki exporter's full queue, none by the memory_limiter, whose heap stayed under
-	// its soft limit).
+	// Every refusal is accounted for by a full queue or the memory_limiter, and the
+	// memory_limiter is among them: overloadClients requests in flight keep the heap above its
+	// soft limit (80 % of the limit) at times.
 	require.GreaterOrEqual(t, refused["otelcol_exporter_enqueue_failed_log_records"]+refused["otelcol_processor_memory_limiter_refused_log_records"],
 		refused["otelcol_receiver_refused_log_records"], "refusals neither a full queue nor the memory_limiter counted")
+	require.Positive(t, refused["otelcol_processor_memory_limiter_refused_log_records"], "the memory_limiter never refused")
+	// What the operator sees: the memory_limiter's and the receiver's alerts (for: shortened to
+	// 5 s), from Prometheus' scrapes of the gateway.
+	for _, alert := range []string{"OtelcolAiriMemoryLimiterRefusing", "OtelcolAiriReceiverRefusing"} {
+		seen := waitForAlert(t, ctx, prom, time.Minute, alert, map[string]string{"signal": "logs", "job": "otelcol-airi"}, "firing")
+		t.Logf("overload: Prometheus reports %v", seen)
+	}
 	for code, n := range codesSeen {
 		// Unavailable is the OTLP spec's retryable refusal; a client deadline may pass while the
 		// gateway is saturated. Anything else (a permanent error) would make clients drop data.
@@ -448,8 +458,17 @@ func TestOverloadIsRefusedThenRecovers(t *testing.T) {
 	require.Less(t, peakHeap, float64(overloadLimitMiB<<20), "peak Go heap %s over the %d MiB limit", mib(int64(peakHeap)), overloadLimitMiB)
 }
 
-// overloadLimitMiB is the memory_limiter limit of the overload test.
-const overloadLimitMiB = 400
+// overloadLimitMiB is the memory_limiter limit of the overload test, and overloadClients how
+// many clients send 4 MiB requests (~12 MiB of heap each while decoded) back to back. The heap
+// under overload is set by the requests in flight, not by the limit (measured with 16 clients:
+// peaks of 197-219 MiB at limits of 200-250 MiB): the memory_limiter refuses only once they
+// push it over its soft limit (80 %), and cannot keep it under a limit they exceed (at 200 MiB
+// the peak was 204 MiB). 235 MiB puts the soft limit (188 MiB) under the peaks and the limit
+// over them.
+const (
+	overloadLimitMiB = 235
+	overloadClients  = 16
+)
 
 // bigLogs is one request of n log records with bodies of size bytes, each starting
 // "<prefix>-<i> " so Loki can count them per request.
