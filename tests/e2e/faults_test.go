@@ -58,7 +58,7 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 	gateway := path.gateway
 	// Prometheus scrapes the gateway's own metrics with deploy/prometheus/rules.yaml loaded, its
 	// `for:` shortened to 5 s (the expressions are the shipped ones): the alerts are seen to fire.
-	prom.TelemetryTargets = []string{gateway.TelemetryAddr()}
+	prom.TelemetryTargets = []string{gateway.TelemetryAddr(), path.agent.TelemetryAddr()}
 	prom.RuleFiles = []string{rulesWithShortFor(t, prom.Dir, 5*time.Second)}
 	startAll(t, jaeger, loki, mimir, prom)
 	path.start()
@@ -140,11 +140,20 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 	if fillAtOutage >= 0.8 {
 		waitForAlert(t, ctx, prom, time.Minute, "OtelcolAiriExporterQueueNearFull", lokiAlert, "firing")
 	} else {
-		require.Empty(t, alertsMatching(firing, "OtelcolAiriExporterQueueNearFull", nil), "the Loki queue is %.0f %% full", 100*fillAtOutage)
+		require.Empty(t, alertsMatching(firing, "OtelcolAiriExporterQueueNearFull", lokiAlert), "the Loki queue is %.0f %% full", 100*fillAtOutage)
 	}
 	if refusedLogs > 0 {
 		waitForAlert(t, ctx, prom, time.Minute, "OtelcolAiriExporterQueueFull", lokiAlert, "firing")
 	}
+	all, err := promAlerts(ctx, prom)
+	require.NoError(t, err)
+	var agentAlerts []PromAlert
+	for _, a := range all {
+		if a.Labels["instance"] == path.agent.TelemetryAddr() {
+			agentAlerts = append(agentAlerts, a)
+		}
+	}
+	t.Logf("%s: alerts of the agent: %v", t.Name(), agentAlerts)
 	lokiUp := time.Now()
 	spansDuring := traces.ackedCount() // forgotten at Jaeger's stop
 	recordsDuring := logs.ackedCount() - recordsBefore
