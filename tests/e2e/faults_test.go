@@ -484,7 +484,7 @@ func TestOverloadIsRefusedThenRecovers(t *testing.T) {
 }
 
 // overloadLimitMiB is the memory_limiter limit of the overload test, and overloadClients how
-// many clients send 4 MiB requests (up to ~15 MiB of heap each while decoded and queued) back
+// many clients send 4 MiB requests (~13 MiB of heap each while decoded and queued) back
 // to back. With GOMEMLIMIT at the limiter's soft limit (80 %, as deploy/kubernetes sets it) the
 // GC keeps the heap under that soft limit, and the limiter refuses only when the requests in
 // flight need more; it sees a request only after the receiver decoded it, so it cannot keep the
