@@ -492,7 +492,7 @@ func TestOverloadIsRefusedThenRecovers(t *testing.T) {
 // 200-250 MiB, the limiter refusing at 200-235 MiB but not at 250, and at 200 MiB the peak
 // (204 MiB) over the limit — a window too narrow for a test. With GOMEMLIMIT at 95 % garbage
 // may fill the heap past the limiter's soft limit (240 MiB), so it refuses under this load
-// (measured: 122 000-428 000 records in 20 s), and the GC still keeps the heap under 285 MiB
+// (measured: 94 000-428 000 records in 20 s), and the GC still keeps the heap under 285 MiB
 // (measured peaks 254-281 MiB).
 const (
 	overloadLimitMiB = 300
