@@ -354,8 +354,10 @@ const maxPartialRequests = 400
 // line is "<line><run>-<request>-<index>" (ID "<run>-<request>-<index>"), sent perRequest to a
 // request. Loki answers with one series per request, not one per record: the request's copies
 // and the sum of their indexes. A request with perRequest copies whose indexes sum to
-// 0+1+…+(perRequest-1) holds each record once (one record missing and another one twice would
-// change the sum); only the other requests are counted record by record.
+// 0+1+…+(perRequest-1) holds each record once: one record missing and another one twice would
+// change the sum (several such pairs could cancel out, e.g. 1 and 4 missing, 2 and 3 twice, which
+// a resend of whole batches does not produce). Only the other requests are counted record by
+// record.
 func lokiRequestArrivals(ctx context.Context, loki *Backend, selector, line, run string, perRequest int) (map[string][]time.Time, error) {
 	base := loki.URL("http") + "/loki"
 	prefix := line + run + "-"
