@@ -137,11 +137,8 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, fillAtOutage, batcherFill, "Prometheus sees the Loki queue no fuller than the batcher keeps it during Loki's outage")
 	lokiAlert := map[string]string{"exporter": "otlp_http/loki", "job": "otelcol-airi"}
-	if fillAtOutage >= 0.8 {
-		waitForAlert(t, ctx, prom, time.Minute, "OtelcolAiriExporterQueueNearFull", lokiAlert, "firing")
-	} else {
-		require.Empty(t, alertsMatching(firing, "OtelcolAiriExporterQueueNearFull", lokiAlert), "the Loki queue is %.0f %% full", 100*fillAtOutage)
-	}
+	// Over 80 % full, or over 20 % and on course to be full within 15 minutes: either way it warns.
+	waitForAlert(t, ctx, prom, time.Minute, "OtelcolAiriExporterQueueNearFull", lokiAlert, "firing")
 	if refusedLogs > 0 {
 		waitForAlert(t, ctx, prom, time.Minute, "OtelcolAiriExporterQueueFull", lokiAlert, "firing")
 	}
