@@ -236,8 +236,14 @@ func (s *scan) paths(m pcommon.Map, paths []keyPath) {
 // record that has its own valid trace ID.
 func applyFromContext(attrs pcommon.Map, s *scan) {
 	b := s.best
+	writeOrig := b.found && !b.raw.equalsHex(s.traceHex) && (b.isOutput || !s.origPresent)
+	// Room for what is appended, in one step (one growth of the slice, to its exact size,
+	// instead of a doubling). Only when something is appended, and then s.outVal is unused.
+	if n := appends(writeOrig && !s.origPresent) + appends(!s.outEqual && !s.outFound); n > 0 {
+		attrs.EnsureCapacity(attrs.Len() + n)
+	}
 	appended := false // the attribute slice may have moved, so s.outVal may be stale
-	if b.found && !b.raw.equalsHex(s.traceHex) && (b.isOutput || !s.origPresent) {
+	if writeOrig {
 		attrs.PutStr(s.origAttr, originalValue(b.raw))
 		appended = !s.origPresent
 	}
@@ -394,11 +400,22 @@ func (p *trackingProcessor) processLog(lr plog.LogRecord, s *scan, cache *batchC
 	return false
 }
 
+// appends is 1 when an attribute is appended, else 0.
+func appends(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // setTraceID gives a log record without trace context the trace ID id (joined or derived from
 // raw), tracking_id = its hex, and keeps raw in the original attribute.
 func (p *trackingProcessor) setTraceID(lr plog.LogRecord, attrs pcommon.Map, raw rawID, id pcommon.TraceID, cache *batchCache) {
 	lr.SetTraceID(id)
 	h := cache.hexOf(id)
+	// at most the original, the output and the caller's derived/joined flag are appended: grow
+	// the slice once, to its size, rather than doubling it
+	attrs.EnsureCapacity(attrs.Len() + 3)
 	if !raw.equalsHex(h) {
 		attrs.PutStr(p.cfg.OriginalAttribute, originalValue(raw))
 	}

@@ -6,6 +6,7 @@ package load
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"maps"
 	"net/http"
@@ -312,6 +313,7 @@ func execute(t *testing.T, r run) result {
 	self0 := selfCPU()
 	sent0, t0 := tc.LoadGenerator.DataItemsSent(), time.Now()
 	mem := startMemSampler(proc, ports.telemetry)
+	prof := startCPUProfile(t, ports, r.duration)
 	if r.until != nil {
 		tc.WaitForN(r.until, r.duration, "load window's end condition")
 	} else {
@@ -322,6 +324,7 @@ func execute(t *testing.T, r run) result {
 	sent1, t1 := tc.LoadGenerator.DataItemsSent(), time.Now()
 	self1 := selfCPU()
 	mm := mem.stop()
+	prof()
 	tc.StopLoad()
 	alive, _ := proc.IsRunning()
 
@@ -506,4 +509,35 @@ func requireHealthy(t *testing.T, res result) {
 	require.True(t, res.alive, "the collector died or was stopped by the testbed watchdog (see results/%s/agent.log)", t.Name())
 	require.NotZero(t, res.Sent, "nothing was sent")
 	require.Zero(t, res.tc.LoadGenerator.PermanentErrors(), "the collector refused data permanently")
+}
+
+// startCPUProfile, with AIRI_LOAD_CPUPROFILE=1, takes a CPU profile of the collector over the
+// load window through the gateway's pprof extension and saves it as cpu.pprof in the scenario's
+// result directory (`go tool pprof -top bin/otelcol-airi …/cpu.pprof`). The returned function
+// waits for it. Off by default: profiling costs the collector a few percent of CPU.
+func startCPUProfile(t *testing.T, c collectorPorts, window time.Duration) (wait func()) {
+	if os.Getenv("AIRI_LOAD_CPUPROFILE") != "1" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", c.pprof, max(1, int(window.Seconds())))
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Logf("cpu profile: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(filepath.Join(c.resultDir, "cpu.pprof"))
+		if err != nil {
+			t.Logf("cpu profile: %v", err)
+			return
+		}
+		defer f.Close()
+		if _, err := io.Copy(f, resp.Body); err != nil {
+			t.Logf("cpu profile: %v", err)
+		}
+	}()
+	return func() { <-done }
 }

@@ -27,6 +27,16 @@ type inspector struct {
 	first    []string
 }
 
+// rawOf is v's value for a failure message, or "<missing>" when Map.Get found nothing: the
+// zero Value Get returns then panics on every read, which in the mock backend's handler
+// closes the exporter's connection instead of reporting the problem.
+func rawOf(v pcommon.Value, ok bool) any {
+	if !ok {
+		return "<missing>"
+	}
+	return v.AsRaw()
+}
+
 func (in *inspector) fail(format string, args ...any) {
 	if in.problems.Add(1) > 5 {
 		return
@@ -49,7 +59,7 @@ func (in *inspector) resourceLabels(res pcommon.Map) {
 		case in.kind == kindBare && ok:
 			in.fail("bare pipeline added resource %s", k)
 		case in.kind != kindBare && (!ok || got.AsString() != want):
-			in.fail("resource %s = %v, want %q", k, got.AsRaw(), want)
+			in.fail("resource %s = %v, want %q", k, rawOf(got, ok), want)
 		}
 	}
 }
@@ -84,7 +94,7 @@ func (in *inspector) traces(td ptrace.Traces) {
 				case in.kind == kindBare && ok:
 					in.fail("bare added tracking.id")
 				case in.kind != kindBare && (!ok || id.Str() != s.TraceID().String()):
-					in.fail("span tracking.id = %v, trace ID %s", id.AsRaw(), s.TraceID())
+					in.fail("span tracking.id = %v, trace ID %s", rawOf(id, ok), s.TraceID())
 				}
 			}
 		}
@@ -130,11 +140,11 @@ func (in *inspector) logRecord(lr plog.LogRecord) {
 			in.fail("log with %s: trace ID %s, want %s", req.Str(), lr.TraceID(), want)
 		}
 		if orig, ok := attrs.Get("tracking.id.original"); !ok || orig.Str() != req.Str() {
-			in.fail("log with %s: tracking.id.original = %v", req.Str(), orig.AsRaw())
+			in.fail("log with %s: tracking.id.original = %v", req.Str(), rawOf(orig, ok))
 		}
 	}
 	if !hasTID || tid.Str() != lr.TraceID().String() || lr.TraceID().IsEmpty() {
-		in.fail("log tracking_id = %v, trace ID %s", tid.AsRaw(), lr.TraceID())
+		in.fail("log tracking_id = %v, trace ID %s", rawOf(tid, hasTID), lr.TraceID())
 	}
 }
 
