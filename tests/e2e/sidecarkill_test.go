@@ -15,7 +15,7 @@ import (
 )
 
 // TestSidecarKilledLosesItsQueue measures what README "Guarantees" says of config/sidecar.yaml:
-// its sending queues are in memory, so a SIGKILL loses what they held. Under 500 log records/s,
+// its sending queues are in memory, so a SIGKILL loses what they held. Under 2000 log records/s,
 // with Loki down for a few seconds so the queue holds data, the sidecar is killed and restarted:
 // everything acknowledged after the restart arrives, and of what was acknowledged before the
 // kill, some is lost, at most what the queue held plus the batch in flight.
@@ -30,7 +30,7 @@ func TestSidecarKilledLosesItsQueue(t *testing.T) {
 	})
 	sidecar.Start()
 
-	logs := newLogLoad(t, sidecar.OTLPHTTP(), loki, serviceResource(loadService, "sidecar-kill-0"), logsPerRequest)
+	logs := newLogLoad(t, sidecar.OTLPHTTP(), loki, serviceResource(loadService, "sidecar-kill-0"), agentPerRequest)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -75,7 +75,7 @@ func TestSidecarKilledLosesItsQueue(t *testing.T) {
 	})
 	// The bound: the queue at the kill, plus 2 s of input (acknowledged between the scrape and
 	// the kill, or in the batch in flight).
-	bound := int(queued) + 2*int(time.Second/loadInterval)*logsPerRequest
+	bound := int(queued) + 2*int(time.Second/loadInterval)*agentPerRequest
 	t.Logf("%s: logs: acknowledged %d before the kill, %d queued at the kill; lost %d (bound %d); all %d acknowledged after the restart arrived",
 		t.Name(), beforeKill, int(queued), len(lost), bound, len(acked)-afterRestart)
 	require.Positive(t, len(lost), "nothing was lost: the sidecar's queue is not in memory any more? README Guarantees says it is")
