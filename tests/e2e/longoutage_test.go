@@ -284,4 +284,3 @@ func (l *steadyLoad) sentAndAcked() (sent, acked int) {
 	defer l.mu.Unlock()
 	return l.sent, len(l.acked)
 }
-
