@@ -19,18 +19,20 @@ import (
 	"github.com/airi-otel/otelcol-airi/internal/harness"
 )
 
-// fileLoad appends uniquely numbered lines to a log file the agent tails.
+// fileLoad appends uniquely numbered lines to a log file the agent tails: plain text, or pino's
+// JSON lines.
 type fileLoad struct {
 	path string
 	id   string
+	json bool
 	mu   sync.Mutex
 	// times[n] is when line n was written (flushed).
 	times []time.Time
 	wg    sync.WaitGroup
 }
 
-func newFileLoad(t *testing.T, dir string) *fileLoad {
-	return &fileLoad{path: filepath.Join(dir, "agent-kill.log"), id: randomHex(t, 4)}
+func newFileLoad(t *testing.T, dir, name string, json bool) *fileLoad {
+	return &fileLoad{path: filepath.Join(dir, name), id: randomHex(t, 4), json: json}
 }
 
 // run writes perTick lines every interval until ctx ends.
@@ -52,7 +54,12 @@ func (f *fileLoad) run(t *testing.T, ctx context.Context, interval time.Duration
 			}
 			f.mu.Lock()
 			for range perTick {
-				fmt.Fprintf(w, "agent file line %s-%d\n", f.id, len(f.times))
+				if f.json {
+					// pino's line: level 30 (info), time in Unix ms.
+					fmt.Fprintf(w, `{"level":30,"time":%d,"pid":1,"hostname":"e2e","msg":"agent file line %s-%d"}`+"\n", time.Now().UnixMilli(), f.id, len(f.times))
+				} else {
+					fmt.Fprintf(w, "agent file line %s-%d\n", f.id, len(f.times))
+				}
 				f.times = append(f.times, time.Time{})
 			}
 			if err := w.Flush(); err == nil {
@@ -79,6 +86,41 @@ func (f *fileLoad) writtenSince(since time.Time) int {
 	return n
 }
 
+// requireArrived waits until every line written to the file but at most maxLost is in Loki, and
+// requires at most maxReread lines read twice.
+func (f *fileLoad) requireArrived(t *testing.T, ctx context.Context, loki *Backend, name string, maxLost, maxReread int, elapsed float64) {
+	t.Helper()
+	f.mu.Lock()
+	written := len(f.times)
+	f.mu.Unlock()
+	counts := map[string]int{}
+	var missing []string
+	harness.Eventually(t, 3*time.Minute, 2*time.Second, func() error {
+		var err error
+		counts, err = lokiCounts(ctx, loki, `{environment=~".+"}`, fmt.Sprintf("|= %q", "agent file line "+f.id+"-"), `agent file line (?P<id>[0-9a-f]+-[0-9]+)`)
+		if err != nil {
+			return err
+		}
+		missing = missing[:0]
+		for n := range written {
+			if id := fmt.Sprintf("%s-%d", f.id, n); counts[id] == 0 {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) > maxLost {
+			return fmt.Errorf("%s: %d of %d lines written have not arrived, e.g. %v", name, len(missing), written, missing[:min(5, len(missing))])
+		}
+		return nil
+	})
+	reread := 0
+	for _, n := range counts {
+		reread += n - 1
+	}
+	t.Logf("%s: %s: written %d (%.0f lines/s), arrived %d distinct, re-read/duplicated %d (bound %d), lost %d %v (bound %d)",
+		t.Name(), name, written, float64(written)/elapsed, len(counts), reread, maxReread, len(missing), missing, maxLost)
+	require.LessOrEqual(t, reread, maxReread, "%s: more lines read twice than the bound", name)
+}
+
 // TestAgentKilledLosesNothing kills config/agent.yaml with SIGKILL under load — OTLP on all three
 // signals and a log file it tails, forwarded through config/gateway.yaml to the real backends —
 // and restarts it on the same storage directory (its file_storage queues and file_log offsets):
@@ -92,13 +134,17 @@ func TestAgentKilledLosesNothing(t *testing.T) {
 	path.start()
 	agent := path.agent
 	loads := path.loads()
-	file := newFileLoad(t, path.logDir)
+	// Plain text goes through the multiline recombine (it may hold one record at the kill); JSON
+	// lines, the seeds' format, do not.
+	file := newFileLoad(t, path.logDir, "agent-kill.log", false)
+	jsonFile := newFileLoad(t, path.logDir, "agent-kill-json.log", true)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	start := time.Now()
 	path.run(loadCtx)
 	file.run(t, loadCtx, loadInterval, agentPerRequest)
+	jsonFile.run(t, loadCtx, loadInterval, agentPerRequest)
 
 	time.Sleep(5 * time.Second)
 	// What the agent can hold at a kill: its queues, plus what was acknowledged (or written)
@@ -112,6 +158,7 @@ func TestAgentKilledLosesNothing(t *testing.T) {
 		held[signal] += int(queued)
 	}
 	held["file"] = file.writtenSince(recent)
+	held["json file"] = jsonFile.writtenSince(recent)
 	agent.Kill()
 	t.Logf("agent killed with %v items in its queues; bounds of duplicates %v", queued, held)
 	time.Sleep(2 * time.Second) // lines written while the agent is dead must be read after
@@ -120,6 +167,7 @@ func TestAgentKilledLosesNothing(t *testing.T) {
 	stopLoad()
 	path.wait()
 	file.wg.Wait()
+	jsonFile.wg.Wait()
 	elapsed := time.Since(start).Seconds()
 
 	for _, l := range loads {
@@ -128,37 +176,10 @@ func TestAgentKilledLosesNothing(t *testing.T) {
 		t.Logf("%s: %s: %.0f items/s sent; %d requests found the agent down", t.Name(), l.signal, float64(d.sent)/elapsed, unreachable)
 	}
 
-	// Every line written to the file arrives; lines read twice are at most those of the 2 s
-	// before the kill.
-	file.mu.Lock()
-	written := len(file.times)
-	file.mu.Unlock()
-	counts := map[string]int{}
-	var missing []string
-	harness.Eventually(t, 3*time.Minute, 2*time.Second, func() error {
-		var err error
-		counts, err = lokiCounts(ctx, loki, `{environment=~".+"}`, fmt.Sprintf("|= %q", "agent file line "+file.id+"-"), `agent file line (?P<id>[0-9a-f]+-[0-9]+)`)
-		if err != nil {
-			return err
-		}
-		missing = missing[:0]
-		for n := range written {
-			if id := fmt.Sprintf("%s-%d", file.id, n); counts[id] == 0 {
-				missing = append(missing, id)
-			}
-		}
-		if len(missing) > fileLinesLostAtKill {
-			return fmt.Errorf("file: %d of %d lines written have not arrived, e.g. %v", len(missing), written, missing[:min(5, len(missing))])
-		}
-		return nil
-	})
-	reread := 0
-	for _, n := range counts {
-		reread += n - 1
-	}
-	t.Logf("%s: file: written %d (%.0f lines/s), arrived %d distinct, re-read/duplicated %d (bound %d), lost %d %v (bound %d)",
-		t.Name(), written, float64(written)/elapsed, len(counts), reread, held["file"], len(missing), missing, fileLinesLostAtKill)
-	require.LessOrEqual(t, reread, held["file"], "file: more lines read twice than the bound")
+	// Every line written to the files arrives but the one a text file's recombine may hold;
+	// lines read twice are at most those of the 2 s before the kill.
+	file.requireArrived(t, ctx, loki, "file", fileLinesLostAtKill, held["file"], elapsed)
+	jsonFile.requireArrived(t, ctx, loki, "json file", 0, held["json file"], elapsed)
 	agent.RequireRunning("the test")
 	path.gateway.RequireRunning("the test")
 }
