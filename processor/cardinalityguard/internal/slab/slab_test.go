@@ -9,25 +9,39 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Grow appends one zero element, keeps the contents and grows large slabs by 1.25x (not 2x:
-// the slabs are most of the guard's memory).
-func TestGrow(t *testing.T) {
+// Append adds zero entries, keeps the contents and the entries' addresses, and holds less than
+// one chunk beyond its entries; Reserve sizes the first chunk.
+func TestChunked(t *testing.T) {
 	t.Parallel()
-	var s []uint64
-	for i := range 100_000 {
-		s = Grow(s)
-		require.Zero(t, s[i])
-		s[i] = uint64(i) + 1
+	var s Chunked[uint64]
+	const n = 3*ChunkLen + 5
+	var first *uint64
+	for i := range n {
+		require.Equal(t, uint32(i), s.Append())
+		require.Zero(t, *s.At(uint32(i)))
+		*s.At(uint32(i)) = uint64(i) + 1
+		if i == ChunkLen {
+			first = s.At(uint32(i))
+		}
 	}
-	for i := range s {
-		require.Equal(t, uint64(i)+1, s[i])
+	require.Equal(t, n, s.Len())
+	for i := range n {
+		require.Equal(t, uint64(i)+1, *s.At(uint32(i)))
 	}
-	c := cap(s)
-	for len(s) < c {
-		s = Grow(s)
+	require.Same(t, first, s.At(ChunkLen), "entries past the first chunk never move")
+	require.Equal(t, 4*ChunkLen*8, s.Bytes(), "four whole chunks, no more")
+
+	var small Chunked[uint64]
+	small.Append()
+	require.Equal(t, 16*8, small.Bytes(), "a small slab holds a small first chunk")
+
+	var r Chunked[uint64]
+	r.Reserve(1000)
+	require.Equal(t, 1000*8, r.Bytes())
+	for range 1001 {
+		r.Append()
 	}
-	s = Grow(s)
-	require.Equal(t, c+c/4, cap(s))
+	require.Equal(t, 2000*8, r.Bytes())
 }
 
 // Peek finds the slab index in a key's home slot: the entry a lookup would confirm first.
