@@ -233,18 +233,25 @@ func (g *store) seriesKey(i uint32) uint64 { return g.series.At(i).hash }
 // warmIndex switches warmMembers (on unless BenchmarkTricks measures without it).
 var warmIndex = true
 
-// warmMembers touches the index slots and member entries of keys in a tight loop. With many
+// warmMembers touches the index slots and member entries of keys in tight loops. With many
 // tracked series every lookup is a cache (and TLB) miss; issued back to back, independent misses
-// overlap instead of being paid one after the other inside the heavier per-point work.
-// BenchmarkTricks, guard_strip at 1M series: 217-281 cpu_ns/point with it, 489-527 without.
+// overlap instead of being paid one after the other inside the heavier per-point work. The
+// first loop touches the index lines (independent loads: as many in flight as the core allows),
+// the second the members the slots there point at, both ends of each (a 48-byte member straddles
+// two cache lines every other time). BenchmarkTricks, guard_strip at 1M series: see README.md.
 func (g *store) warmMembers(keys []uint64) {
 	if !warmIndex {
 		return
 	}
 	var sink uint64
 	for _, h := range keys {
-		if idx := g.memberIdx.Peek(h); idx != 0 && int(idx) < g.members.Len() {
-			sink += g.members.At(idx).hash
+		sink += g.memberIdx.PeekWindow(h)
+	}
+	for _, h := range keys {
+		if idx := g.memberIdx.Guess(h); idx != 0 && int(idx) < g.members.Len() {
+			// a 48-byte member straddles two cache lines every other time: touch both ends
+			m := g.members.At(idx)
+			sink += m.hash + uint64(m.nRewrite)
 		}
 	}
 	// sink is otherwise unused: keeping it alive keeps the compiler from dropping the loads
