@@ -145,6 +145,6 @@ func (g *guard) prefetch(c *mctx, dps pmetric.NumberDataPointSlice) bool {
 		pre = append(pre, combine(c.base, g.memberSum(dps.At(i).Attributes())))
 	}
 	g.pre = pre
-	g.warmMembers(pre)
+	g.preMI = g.warmMembers(pre, g.preMI)
 	return true
 }

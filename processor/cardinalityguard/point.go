@@ -34,7 +34,11 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64, ps *pointScan) re
 		} else {
 			mh = combine(c.base, g.memberSum(attrs))
 		}
-		if mi, ok := g.findMember(mh); ok {
+		mi, ok := c.mi, g.guessedMember(c.mi, mh)
+		if !ok {
+			mi, ok = g.findMember(mh)
+		}
+		if ok {
 			m := g.members.At(mi)
 			m.lastSeen = tickOf(now)
 			s := g.seriesSeen(m.series, attrs, now)

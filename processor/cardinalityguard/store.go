@@ -233,29 +233,47 @@ func (g *store) seriesKey(i uint32) uint64 { return g.series.At(i).hash }
 // warmIndex switches warmMembers (on unless BenchmarkTricks measures without it).
 var warmIndex = true
 
-// warmMembers touches the index slots and member entries of keys in tight loops. With many
-// tracked series every lookup is a cache (and TLB) miss; issued back to back, independent misses
-// overlap instead of being paid one after the other inside the heavier per-point work. The
-// first loop touches the index lines (independent loads: as many in flight as the core allows),
-// the second the members the slots there point at, both ends of each (a 48-byte member straddles
-// two cache lines every other time). BenchmarkTricks, guard_strip at 1M series: see README.md.
-func (g *store) warmMembers(keys []uint64) {
+// warmMembers touches the index slots and member entries of keys in tight loops and returns
+// in guess, for each key, the member its tag names in its index window (Index.Guess; 0 if
+// none), which the point's lookup confirms by the member's full key instead of probing the
+// index again. With many tracked series every lookup is a cache (and TLB) miss; issued back to
+// back, independent misses overlap instead of being paid one after the other inside the
+// heavier per-point work. The first loop touches the index lines (independent loads: as many in
+// flight as the core allows), the second the members the slots there name, both ends of each
+// (a 48-byte member straddles two cache lines every other time). BenchmarkTricks, guard_strip
+// at 1M series: see README.md.
+func (g *store) warmMembers(keys []uint64, guess []uint32) []uint32 {
+	guess = guess[:0]
 	if !warmIndex {
-		return
+		return guess
 	}
 	var sink uint64
 	for _, h := range keys {
 		sink += g.memberIdx.PeekWindow(h)
 	}
+	n := uint32(g.members.Len())
 	for _, h := range keys {
-		if idx := g.memberIdx.Guess(h); idx != 0 && int(idx) < g.members.Len() {
-			// a 48-byte member straddles two cache lines every other time: touch both ends
+		idx := g.memberIdx.Guess(h)
+		if idx != 0 && idx < n {
 			m := g.members.At(idx)
 			sink += m.hash + uint64(m.nRewrite)
+		} else {
+			idx = 0
 		}
+		guess = append(guess, idx)
 	}
 	// sink is otherwise unused: keeping it alive keeps the compiler from dropping the loads
 	runtime.KeepAlive(sink)
+	return guess
+}
+
+// guessedMember returns mi when it is the live member of key h (a guess of warmMembers).
+func (g *store) guessedMember(mi uint32, h uint64) bool {
+	if mi == 0 {
+		return false
+	}
+	m := g.members.At(mi)
+	return m.hash == h && m.flags&fLive != 0
 }
 
 // slot returns a free index of slab: the last one freed, or a new one grown by grow.

@@ -54,13 +54,23 @@ func (t *Index) Guess(key uint64) uint32 {
 		}
 		return 0
 	}
-	w := t.slots[i : i+8 : i+8]
+	w := (*[8]uint64)(t.slots[i : i+8])
 	var idx uint32
-	for k := 7; k >= 0; k-- {
-		if s := w[k]; uint32(s>>32) == tag {
+	// unrolled, last to first so that the first match wins; each step a compare and a
+	// conditional move
+	pick := func(s uint64) {
+		if uint32(s>>32) == tag {
 			idx = uint32(s)
 		}
 	}
+	pick(w[7])
+	pick(w[6])
+	pick(w[5])
+	pick(w[4])
+	pick(w[3])
+	pick(w[2])
+	pick(w[1])
+	pick(w[0])
 	return idx
 }
 
