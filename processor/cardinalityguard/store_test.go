@@ -34,3 +34,24 @@ func TestTicks(t *testing.T) {
 	require.True(t, tickBefore(tickOf(-1), tickOf(0)))
 	require.NotPanics(t, func() { tickOf(math.MinInt64).unixNano(math.MaxInt64) })
 }
+
+// warmMembers guesses a key's member by its 32-bit tag: two members whose keys share the tag
+// get the same guess, which guessedMember confirms only for the key it belongs to, so the
+// other key's lookup falls back to the index (as resolve does).
+func TestGuessedMemberIsConfirmedByTheFullKey(t *testing.T) {
+	t.Parallel()
+	g, _ := newTestGuard(t, testConfig())
+	ms := g.metricState(1, 10)
+	si := g.newSeries(0xaaaa_0000_0000_0001, ms, 7, kCumSum, true, aggSum, false)
+	keyA, keyB := uint64(0x1234_5678_0000_0001), uint64(0x1234_5678_0000_0002)
+	a := g.newMember(keyA, si, 0)
+	b := g.newMember(keyB, si, 0)
+	guess := g.warmMembers([]uint64{keyA, keyB, 0x9999_0000_0000_0003}, nil)
+	require.Equal(t, []uint32{a, a, 0}, guess, "the first slot with the tag; none for an absent tag")
+	require.True(t, g.guessedMember(guess[0], keyA))
+	require.False(t, g.guessedMember(guess[1], keyB), "another member of the same tag")
+	require.False(t, g.guessedMember(guess[2], 0x9999_0000_0000_0003))
+	mi, ok := g.findMember(keyB)
+	require.True(t, ok)
+	require.Equal(t, b, mi)
+}
