@@ -155,7 +155,7 @@ func (g *guard) outMetric(c *mctx) pmetric.Metric {
 // touch returns the output point entry of series si, creating the point on the first
 // touch in this export.
 func (g *guard) touch(c *mctx, si uint32, attrs pcommon.Map, ps *pointScan) *touchedEntry {
-	s := &g.series[si]
+	s := g.series.At(si)
 	if s.epoch == g.epoch {
 		return &g.batch.touched[s.touched]
 	}
@@ -223,7 +223,7 @@ func (e *touchedEntry) exemplars(k kind) pmetric.ExemplarSlice {
 func (g *guard) finalize() {
 	for i := range g.batch.touched {
 		e := &g.batch.touched[i]
-		s := &g.series[e.si]
+		s := g.series.At(e.si)
 		if s.kind.stateful() {
 			stampMonotonic(s, e)
 		}

@@ -87,24 +87,24 @@ func (g *guard) encodeCheckpoint(b []byte, now int64) []byte {
 	// output series, each followed by its members in list order
 	b = binary.AppendUvarint(b, uint64(s.liveSeries))
 	b = binary.AppendUvarint(b, uint64(s.liveMembers))
-	for i := 1; i < len(s.series); i++ {
-		se := &s.series[i]
+	for i := uint32(1); int(i) < s.series.Len(); i++ {
+		se := s.series.At(i)
 		if se.flags&fLive == 0 {
 			continue
 		}
 		b = appendU64s(b, se.hash, se.start, se.total, se.emitted)
 		b = binary.AppendVarint(b, se.lastSeen)
 		b = binary.AppendUvarint(b, uint64(shareNew[se.share]))
-		b = binary.AppendUvarint(b, s.projects.projectOrdinal(projNew, uint32(i)))
+		b = binary.AppendUvarint(b, s.projects.projectOrdinal(projNew, i))
 		b = append(b, se.flags, byte(se.kind), byte(se.agg))
 		b = appendSeriesExt(b, se.ext)
 		b = binary.AppendUvarint(b, uint64(se.members))
-		for mi := se.head; mi != 0; mi = s.members[mi].next {
-			m := &s.members[mi]
+		for mi := se.head; mi != 0; mi = s.members.At(mi).next {
+			m := s.members.At(mi)
 			b = appendU64s(b, m.hash, m.start, m.ts, m.val)
-			b = binary.AppendVarint(b, m.lastSeen)
+			b = binary.AppendVarint(b, m.lastSeen.unixNano(now))
 			b = append(b, m.flags, m.nStrip, m.nRewrite)
-			b = appendMemberExt(b, m.ext)
+			b = appendMemberExt(b, s.memberExts[mi])
 		}
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, ckptCRC))
@@ -403,8 +403,8 @@ func decodeBody(body []byte) (store, uint64, int64, error) {
 	ns := d.count(38, "series")
 	nmem := d.count(0+1, "members")
 	if d.err == nil {
-		s.series = make([]series, 1, ns+1)
-		s.members = make([]member, 1, nmem+1)
+		s.series.Reserve(ns + 1)
+		s.members.Reserve(nmem + 1)
 	}
 	for range ns {
 		if d.err != nil {
@@ -426,25 +426,25 @@ func decodeBody(body []byte) (store, uint64, int64, error) {
 			d.fail("series %x: %v", se.hash, err)
 			break
 		}
-		si := uint32(len(s.series))
+		si := uint32(s.series.Len())
 		if _, dup := s.findSeries(se.hash); dup {
 			d.fail("series %x duplicated", se.hash)
 			break
 		}
 		nmm := d.count(36, "members")
 		d.bookRestored(books, si, se.flags, pj)
-		s.series = append(s.series, se)
+		*s.series.At(s.series.Append()) = se
 		s.seriesIdx.Insert(se.hash, si)
-		ps := &s.series[si]
+		ps := s.series.At(si)
 		var prev uint32
 		for range nmm {
-			m := member{hash: d.u64(), start: d.u64(), ts: d.u64(), val: d.u64(), lastSeen: d.varint()}
+			m := member{hash: d.u64(), start: d.u64(), ts: d.u64(), val: d.u64(), lastSeen: tickOf(d.varint())}
 			m.flags, m.nStrip, m.nRewrite = d.u8(), d.u8(), d.u8()
-			m.ext = d.memberExt()
+			ext := d.memberExt()
 			if d.err != nil {
 				break
 			}
-			if err := checkMember(ps, &m); err != nil {
+			if err := checkMember(ps, &m, ext); err != nil {
 				d.fail("member %x: %v", m.hash, err)
 				break
 			}
@@ -452,13 +452,16 @@ func decodeBody(body []byte) (store, uint64, int64, error) {
 				d.fail("member %x duplicated", m.hash)
 				break
 			}
-			mi := uint32(len(s.members))
-			m.series, m.prev = si, prev
-			s.members = append(s.members, m)
+			m.series = si
+			mi := s.members.Append()
+			*s.members.At(mi) = m
+			if ext != nil {
+				s.memberExts[mi] = ext
+			}
 			if prev == 0 {
 				ps.head = mi
 			} else {
-				s.members[prev].next = mi
+				s.members.At(prev).next = mi
 			}
 			prev = mi
 			ps.members++
@@ -529,11 +532,10 @@ func checkSeries(s *series) error {
 func plainExt(x *seriesExt) bool { return x.exp == nil && len(x.counts) == 0 && len(x.bounds) == 0 }
 
 // checkMember checks a member's state against its series' kind.
-func checkMember(s *series, m *member) error {
+func checkMember(s *series, m *member, x *memberExt) error {
 	if m.flags&fLive == 0 {
 		return fmt.Errorf("flags %#x", m.flags)
 	}
-	x := m.ext
 	var ok bool
 	switch s.kind {
 	case kGauge, kCumSum:
@@ -568,10 +570,10 @@ func (c *ckptState) log() *zap.Logger {
 
 // checkpointer writes and reads the guard's checkpoints through a storage client.
 type checkpointer struct {
-	client storage.Client
-	buf    []byte
-	stop   chan struct{}
-	done   chan struct{}
+	client  storage.Client
+	lastLen int // size of the last checkpoint: the next one's buffer is allocated at about it
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // restoreOutcome values (attribute outcome).
@@ -690,8 +692,11 @@ func (g *guard) checkpointLoop() {
 // writeCheckpoint encodes the state under the lock and stores it outside it.
 func (g *guard) writeCheckpoint(ctx context.Context) error {
 	g.mu.Lock()
-	g.ckpt.buf = g.encodeCheckpoint(g.ckpt.buf[:0], g.now().UnixNano())
-	data := g.ckpt.buf
+	// A buffer of its own for every checkpoint, dropped once stored: kept from one checkpoint
+	// to the next it would hold about as much heap as the state itself (~48 bytes per member)
+	// all the time, to save one allocation per checkpoint_interval.
+	data := g.encodeCheckpoint(make([]byte, 0, g.ckpt.lastLen+g.ckpt.lastLen/8+ckptHeader+4), g.now().UnixNano())
+	g.ckpt.lastLen = len(data)
 	g.mu.Unlock()
 	if err := g.ckpt.client.Set(ctx, ckptKey, data); err != nil {
 		return err

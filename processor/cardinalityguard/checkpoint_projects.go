@@ -111,13 +111,13 @@ func (p *projectBudgets) adopt(books *projectBudgets) *projectBudgets {
 // project, their next point does (projectBook), so they count against it from then on
 // instead of never.
 func (st *store) markUnbooked() {
-	for i := 1; i < len(st.series); i++ {
-		s := &st.series[i]
+	for i := uint32(1); int(i) < st.series.Len(); i++ {
+		s := st.series.At(i)
 		s.flags &^= fUnbooked
 		if st.projects == nil || s.flags&(fLive|fOverflow) != fLive {
 			continue
 		}
-		if _, ok := st.projects.bySeries[uint32(i)]; !ok {
+		if _, ok := st.projects.bySeries[i]; !ok {
 			s.flags |= fUnbooked
 		}
 	}
@@ -126,7 +126,7 @@ func (st *store) markUnbooked() {
 // projectBook books the restored regular series si to the project of its point. It may take
 // its project over budget, as a lowered budget does: the series exists already.
 func (g *guard) projectBook(si uint32, attrs pcommon.Map) {
-	g.series[si].flags &^= fUnbooked
+	g.series.At(si).flags &^= fUnbooked
 	p := g.projects
 	if p == nil {
 		return

@@ -52,19 +52,22 @@ func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now 
 	in.Load(dp)
 	target := min(x.exp.Scale, in.Scale)
 	var m *member
+	var mx *memberExt
 	if c.kind == kCumExp {
-		m = &g.members[r.mi]
+		m = g.members.At(r.mi)
 		if r.newMember {
 			if s.start == 0 {
 				s.start = uint64(dp.StartTimestamp())
 			}
-			m.ext = &memberExt{exp: expo.New()}
+			mx = &memberExt{exp: expo.New()}
+			g.memberExts[r.mi] = mx
 		} else {
+			mx = g.memberExts[r.mi]
 			if uint64(dp.Timestamp()) < m.ts {
 				g.batch.cnt.dropped[dropOutOfOrder]++
 				return
 			}
-			target = min(target, m.ext.exp.Scale)
+			target = min(target, mx.exp.Scale)
 		}
 	}
 	target, fits := expo.MergeScale(x.exp, in, target)
@@ -78,14 +81,14 @@ func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now 
 	in.DownscaleTo(target)
 	sum := 0.0
 	if m != nil && !r.newMember {
-		old := m.ext.exp
+		old := mx.exp
 		old.DownscaleTo(target)
-		reset := uint64(dp.StartTimestamp()) != m.start || dp.Count() < m.ext.count || !in.Covers(old)
+		reset := uint64(dp.StartTimestamp()) != m.start || dp.Count() < mx.count || !in.Covers(old)
 		if !reset {
-			sum = m.ext.sum // kept when the point's own sum is NaN or infinite
+			sum = mx.sum // kept when the point's own sum is NaN or infinite
 			x.exp.Sub(old)
-			x.count -= min(x.count, m.ext.count)
-			x.sum -= m.ext.sum
+			x.count -= min(x.count, mx.count)
+			x.sum -= mx.sum
 		}
 	}
 	sum = g.finiteSum(dp.Sum(), sum)
@@ -94,8 +97,8 @@ func (g *guard) expPoint(c *mctx, dp pmetric.ExponentialHistogramDataPoint, now 
 	x.sum = satF(x.sum + sum)
 	combineMinMax(x, dp.HasMin(), dp.Min(), dp.HasMax(), dp.Max())
 	if m != nil {
-		m.ext.exp.CopyFrom(in)
-		m.ext.count, m.ext.sum = dp.Count(), sum
+		mx.exp.CopyFrom(in)
+		mx.count, mx.sum = dp.Count(), sum
 		m.start, m.ts = uint64(dp.StartTimestamp()), uint64(dp.Timestamp())
 	}
 }

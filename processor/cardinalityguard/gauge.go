@@ -14,7 +14,7 @@ import (
 // mergeGauge applies a member's new value to its series.
 func (g *guard) mergeGauge(dp pmetric.NumberDataPoint, v uint64, vInt bool, mp merging) {
 	r, s := mp.r, mp.s
-	m := &g.members[r.mi]
+	m := g.members.At(r.mi)
 	mInt := m.flags&fInt != 0
 	if !r.newMember && uint64(dp.Timestamp()) < m.ts {
 		g.batch.cnt.dropped[dropOutOfOrder]++
@@ -61,8 +61,8 @@ func (g *guard) finalizeGauge(s *series, dp pmetric.NumberDataPoint) {
 	case aggSum:
 		if s.flags&fDirty != 0 {
 			s.total, s.flags = 0, s.flags|fInt
-			for mi := s.head; mi != 0; mi = g.members[mi].next {
-				m := &g.members[mi]
+			for mi := s.head; mi != 0; mi = g.members.At(mi).next {
+				m := g.members.At(mi)
 				s.total, s.flags = addFlag(s.total, s.flags, m.val, m.flags&fInt != 0)
 			}
 			isInt = s.flags&fInt != 0
@@ -75,8 +75,8 @@ func (g *guard) finalizeGauge(s *series, dp pmetric.NumberDataPoint) {
 	case aggMax, aggMin:
 		if s.flags&fDirty != 0 {
 			first := true
-			for mi := s.head; mi != 0; mi = g.members[mi].next {
-				m := &g.members[mi]
+			for mi := s.head; mi != 0; mi = g.members.At(mi).next {
+				m := g.members.At(mi)
 				x := numF(m.val, m.flags&fInt != 0)
 				if first || (s.agg == aggMax && x > s.ext.gval) || (s.agg == aggMin && x < s.ext.gval) {
 					s.ext.gval = x

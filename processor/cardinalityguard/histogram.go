@@ -185,15 +185,18 @@ func (g *guard) mergeDeltaHist(dp pmetric.HistogramDataPoint, mapped []uint64, c
 func (g *guard) mergeCumHist(dp pmetric.HistogramDataPoint, mapped []uint64, count, layout uint64, mp merging) {
 	r, s := mp.r, mp.s
 	x := s.ext
-	m := &g.members[r.mi]
+	m := g.members.At(r.mi)
 	var sum float64
+	var mx *memberExt
 	if r.newMember {
 		if s.start == 0 {
 			s.start = uint64(dp.StartTimestamp())
 		}
-		m.ext = &memberExt{}
+		mx = &memberExt{}
+		g.memberExts[r.mi] = mx
 		sum = g.finiteSum(dp.Sum(), 0)
 	} else {
+		mx = g.memberExts[r.mi]
 		if uint64(dp.Timestamp()) < m.ts {
 			g.batch.cnt.dropped[dropOutOfOrder]++
 			return
@@ -201,19 +204,19 @@ func (g *guard) mergeCumHist(dp pmetric.HistogramDataPoint, mapped []uint64, cou
 		// A bucket that falls is a reset only within one source layout: mapped into the
 		// series' bounds, a point with other bounds may move counts between buckets, and
 		// taking that for a reset would add the whole count again at every layout change.
-		reset := uint64(dp.StartTimestamp()) != m.start || count < m.ext.count || len(m.ext.counts) != len(mapped)
-		for i := 0; !reset && layout == m.ext.layout && i < len(mapped); i++ {
-			reset = mapped[i] < m.ext.counts[i]
+		reset := uint64(dp.StartTimestamp()) != m.start || count < mx.count || len(mx.counts) != len(mapped)
+		for i := 0; !reset && layout == mx.layout && i < len(mapped); i++ {
+			reset = mapped[i] < mx.counts[i]
 		}
 		if reset {
 			sum = g.finiteSum(dp.Sum(), 0)
 		} else {
-			sum = g.finiteSum(dp.Sum(), m.ext.sum)
-			for i, v := range m.ext.counts {
+			sum = g.finiteSum(dp.Sum(), mx.sum)
+			for i, v := range mx.counts {
 				x.counts[i] -= min(x.counts[i], v)
 			}
-			x.count -= min(x.count, m.ext.count)
-			x.sum -= m.ext.sum
+			x.count -= min(x.count, mx.count)
+			x.sum -= mx.sum
 		}
 	}
 	for i, v := range mapped {
@@ -222,8 +225,8 @@ func (g *guard) mergeCumHist(dp pmetric.HistogramDataPoint, mapped []uint64, cou
 	x.count = satAddU(x.count, count)
 	x.sum = satF(x.sum + sum)
 	combineMinMax(x, dp.HasMin(), dp.Min(), dp.HasMax(), dp.Max())
-	m.ext.counts = append(m.ext.counts[:0], mapped...)
-	m.ext.count, m.ext.sum, m.ext.layout = count, sum, layout
+	mx.counts = append(mx.counts[:0], mapped...)
+	mx.count, mx.sum, mx.layout = count, sum, layout
 	m.start, m.ts = uint64(dp.StartTimestamp()), uint64(dp.Timestamp())
 }
 

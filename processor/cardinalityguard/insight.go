@@ -104,8 +104,8 @@ func (g *guard) observeRestored(c *mctx, s *series, attrs pcommon.Map) {
 
 // markUnobserved flags every live member of a restored state for observeRestored.
 func (st *store) markUnobserved() {
-	for i := 1; i < len(st.members); i++ {
-		if m := &st.members[i]; m.flags&fLive != 0 {
+	for i := uint32(1); int(i) < st.members.Len(); i++ {
+		if m := st.members.At(i); m.flags&fLive != 0 {
 			m.flags |= fUnobserved
 		}
 	}

@@ -83,7 +83,7 @@ func (g *guard) mergeDeltaSum(_ pmetric.NumberDataPoint, v uint64, vInt bool, mp
 // a new start time or a fall of a monotonic sum, counts the whole new value).
 func (g *guard) mergeCumSum(dp pmetric.NumberDataPoint, v uint64, vInt bool, mp merging) {
 	r, s := mp.r, mp.s
-	m := &g.members[r.mi]
+	m := g.members.At(r.mi)
 	if r.newMember {
 		if s.start == 0 {
 			s.start = uint64(dp.StartTimestamp())
@@ -145,6 +145,6 @@ func (g *guard) prefetch(c *mctx, dps pmetric.NumberDataPointSlice) bool {
 		pre = append(pre, combine(c.base, g.memberSum(dps.At(i).Attributes())))
 	}
 	g.pre = pre
-	g.warmMembers(pre)
+	g.preMI = g.warmMembers(pre, g.preMI)
 	return true
 }

@@ -34,9 +34,13 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64, ps *pointScan) re
 		} else {
 			mh = combine(c.base, g.memberSum(attrs))
 		}
-		if mi, ok := g.findMember(mh); ok {
-			m := &g.members[mi]
-			m.lastSeen = now
+		mi, ok := c.mi, g.guessedMember(c.mi, mh)
+		if !ok {
+			mi, ok = g.findMember(mh)
+		}
+		if ok {
+			m := g.members.At(mi)
+			m.lastSeen = tickOf(now)
 			s := g.seriesSeen(m.series, attrs, now)
 			if m.flags&fUnobserved != 0 {
 				m.flags &^= fUnobserved
@@ -85,7 +89,7 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64, ps *pointScan) re
 	if stateful {
 		res.mi = g.newMember(mh, si, now)
 		res.newMember = true
-		m := &g.members[res.mi]
+		m := g.members.At(res.mi)
 		m.nStrip, m.nRewrite = uint8(min(ps.stripped, 255)), uint8(min(ps.rewritten, 255))
 	}
 	g.observeInput(c, shareKey, attrs, stateful, ps.inSum)
@@ -96,7 +100,7 @@ func (g *guard) resolve(c *mctx, attrs pcommon.Map, now int64, ps *pointScan) re
 // project booking (a series restored from a checkpoint books at its first point) and the
 // batch's overflow count.
 func (g *guard) seriesSeen(si uint32, attrs pcommon.Map, now int64) *series {
-	s := &g.series[si]
+	s := g.series.At(si)
 	s.lastSeen = now
 	if s.flags&fUnbooked != 0 {
 		g.projectBook(si, attrs)
@@ -138,7 +142,7 @@ func (g *guard) openPoint(c *mctx, in *inPoint, now int64) (m merging, ok bool) 
 	if !m.r.ok {
 		return m, false
 	}
-	m.s = &g.series[m.r.si]
+	m.s = g.series.At(m.r.si)
 	m.first = m.s.epoch != g.epoch
 	e := g.touch(c, m.r.si, in.attrs, ps)
 	m.e = e

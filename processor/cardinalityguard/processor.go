@@ -43,6 +43,7 @@ type mctx struct {
 	mono   bool
 	mh     uint64 // member key of the current point, when precomputed (hasMH)
 	hasMH  bool
+	mi     uint32 // the member guessed for mh (0: none), confirmed before use
 }
 
 type guard struct {
@@ -72,6 +73,7 @@ type guard struct {
 	hbuf   []uint64
 	expTmp expo.State
 	pre    []uint64 // member keys of the current metric's points (prefetch)
+	preMI  []uint32 // the members warmMembers guessed for pre (0: none, or not warmed)
 	// batch is the state of the export being processed; kept between calls only to reuse
 	// its maps and buffers
 	batch batch
@@ -239,7 +241,10 @@ func (g *guard) processMetric(rm pmetric.ResourceMetrics, sm pmetric.ScopeMetric
 	pmetricutil.PointFuncs{
 		Number: func(i int, dp pmetric.NumberDataPoint) {
 			if pre {
-				c.mh, c.hasMH = g.pre[i], true
+				c.mh, c.hasMH, c.mi = g.pre[i], true, 0
+				if i < len(g.preMI) {
+					c.mi = g.preMI[i]
+				}
 			}
 			g.numberPoint(&c, dp, now, merge)
 		},

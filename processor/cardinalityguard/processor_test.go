@@ -155,6 +155,40 @@ func TestGaugeMemberEvictionRemovesItsValue(t *testing.T) {
 	assert.Equal(t, 1, g.liveMembers)
 }
 
+// The members of a series form a singly-linked list: the sweep unlinks stale ones at its head,
+// in its middle and at its tail, and the list, the merged value and the freed slots stay right.
+func TestGaugeEvictionUnlinksMembersAnywhereInTheirList(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.StaleAfter = time.Minute
+	g, clk := newTestGuard(t, cfg)
+	in := newBuilder()
+	for i, u := range []string{"a", "b", "c", "d", "e"} { // list order e d c b a
+		in.gauge("r1", "inflight", attrs("user_id", u), 10, float64(int(1)<<i))
+	}
+	assert.Equal(t, 31.0, only(t, flatten(t, run(t, g, in.md)), "inflight").value)
+	for i := 0; i < 8; i++ { // b and d keep reporting; e (head), c (middle) and a (tail) go silent
+		clk.advance(20 * time.Second)
+		in = newBuilder()
+		in.gauge("r1", "inflight", attrs("user_id", "b"), 20+int64(i), 2)
+		in.gauge("r1", "inflight", attrs("user_id", "d"), 20+int64(i), 8)
+		run(t, g, in.md)
+	}
+	require.Equal(t, 2, g.liveMembers)
+	var listed []float64
+	require.Zero(t, g.members.At(1).flags&fLive, "a, the first member, is forgotten")
+	for mi := g.series.At(g.members.At(2).series).head; mi != 0; mi = g.members.At(mi).next {
+		listed = append(listed, numF(g.members.At(mi).val, false))
+	}
+	assert.ElementsMatch(t, []float64{2, 8}, listed)
+	in = newBuilder()
+	in.gauge("r1", "inflight", attrs("user_id", "f"), 40, 32) // takes a freed slot
+	in.gauge("r1", "inflight", attrs("user_id", "b"), 40, 2)
+	assert.Equal(t, 42.0, only(t, flatten(t, run(t, g, in.md)), "inflight").value)
+	assert.Equal(t, 3, g.liveMembers)
+	assert.Equal(t, 6, g.members.Len(), "no slot grown while freed ones were there")
+}
+
 func TestHistogramMergeSameAndDifferentBounds(t *testing.T) {
 	t.Parallel()
 	g, _ := newTestGuard(t, testConfig())

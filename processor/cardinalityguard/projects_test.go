@@ -177,8 +177,8 @@ func checkProjectCounts(t testing.TB, g *guard) {
 	}
 	recount := map[uint32]int{}
 	unbooked := 0
-	for si := 1; si < len(g.series); si++ {
-		s := &g.series[si]
+	for si := 1; si < g.series.Len(); si++ {
+		s := g.series.At(uint32(si))
 		if s.flags&fLive == 0 || s.flags&fOverflow != 0 {
 			_, booked := p.bySeries[uint32(si)]
 			require.False(t, booked, "series %d is no regular series but is booked to a project", si)

@@ -9,11 +9,12 @@ import (
 	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/expo"
 )
 
-// State layout. Output series and members (input series) live in two slabs indexed by
-// uint32 (index 0 is "none"), found through map[uint64]uint32 keyed by the identity hash.
-// Members of one output series form an intrusive doubly-linked list, so a gauge can be
-// re-aggregated over its members and a member can be unlinked in O(1) on eviction. A member is
-// kept at 64 bytes, a series at 72; histogram/summary/min-max-last gauge state lives in ext.
+// State layout. Output series and members (input series) live in two chunked slabs indexed by
+// uint32 (index 0 is "none"), found through slab.Index keyed by the identity hash. Members of
+// one output series form an intrusive singly-linked list, so a gauge can be re-aggregated over
+// its members; the stale sweep unlinks members while walking their series' lists. A member is
+// kept at 48 bytes (it is what max_members multiplies), a series at 72; histogram/summary/
+// min-max-last gauge state lives outside them (series.ext, store.memberExts).
 
 type kind uint8
 
@@ -45,6 +46,7 @@ const (
 	fMono             // monotonic cumulative sum
 	fUnbooked         // a restored regular series of no project yet: projectBook books it at its next point
 	fUnobserved       // a restored member the top-offender insight has not seen: observed at its next point
+	fPrune            // a series the running stale sweep unlinks members from
 )
 
 type aggKind uint8
@@ -99,20 +101,48 @@ type seriesExt struct {
 	exp       *expo.State
 }
 
-// member is one input series contributing to an output series.
+// member is one input series contributing to an output series. Its 48 bytes are most of the
+// guard's memory (BenchmarkMemberBytes): the last-seen time is a tick (whole seconds, see
+// tickOf), the histogram state of a member is kept by member index in store.memberExts, and
+// the list of its series' members is singly linked.
 type member struct {
 	hash     uint64
 	start    uint64
 	ts       uint64
 	val      uint64 // int64 or float64 bits (fInt)
-	ext      *memberExt
-	lastSeen int64
 	series   uint32
-	prev     uint32
 	next     uint32
+	lastSeen tick
 	flags    uint8
 	nStrip   uint8 // labels stripped from this member's points (telemetry without a rescan)
 	nRewrite uint8 // values rewritten in this member's points
+}
+
+// tick is a time in whole seconds modulo 2^32 (a member's last-seen time). Ticks are
+// compared by serial-number arithmetic (tickBefore), exact for times less than 68 years
+// apart; the sweep keeps a member up to a second beyond stale_after.
+type tick uint32
+
+// tickOf returns the tick of a unix time in nanoseconds.
+func tickOf(ns int64) tick {
+	sec := ns / 1e9
+	if ns%1e9 < 0 {
+		sec-- // floor, for times before 1970 (fake clocks)
+	}
+	return tick(uint32(sec))
+}
+
+// tickBefore reports whether a is earlier than b.
+func tickBefore(a, b tick) bool { return int32(a-b) < 0 }
+
+// unixNano returns the unix time in nanoseconds of t, the tick of a time within 68 years of
+// ref (unix nanoseconds).
+func (t tick) unixNano(ref int64) int64 {
+	refSec := ref / 1e9
+	if ref%1e9 < 0 {
+		refSec--
+	}
+	return (refSec + int64(int32(t-tick(uint32(refSec))))) * 1e9
 }
 
 type memberExt struct {

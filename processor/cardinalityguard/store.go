@@ -16,13 +16,15 @@ import (
 // being built, so it is what a checkpoint of the guard would snapshot.
 type store struct {
 	seriesIdx   slab.Index
-	series      []series
+	series      slab.Chunked[series]
 	freeSeries  []uint32
 	liveSeries  int
 	memberIdx   slab.Index
-	members     []member
+	members     slab.Chunked[member]
 	freeMembers []uint32
 	liveMembers int
+	memberExts  map[uint32]*memberExt // histogram and summary state of members, by member index
+	prune       []uint32              // the series the running sweep unlinks members from
 
 	metricIdx    map[uint64]uint32 // metric name hash -> metricStates index
 	metricStates []metricState
@@ -37,16 +39,18 @@ type store struct {
 
 func newStore() store {
 	// index 0 of every slab unused so that 0 means "none"
-	return store{
+	st := store{
 		seriesIdx:    slab.NewIndex(),
-		series:       make([]series, 1),
 		memberIdx:    slab.NewIndex(),
-		members:      make([]member, 1),
+		memberExts:   map[uint32]*memberExt{},
 		metricIdx:    map[uint64]uint32{},
 		metricStates: make([]metricState, 1),
 		shareIdx:     map[uint64]uint32{},
 		shares:       make([]share, 1),
 	}
+	st.series.Append()
+	st.members.Append()
+	return st
 }
 
 // findMember returns the member of identity h.
@@ -106,8 +110,8 @@ func (g *store) releaseMetricIfUnused(i uint32) {
 // newSeries creates the output series of identity h in metric ms's budget (regular or overflow)
 // and share shareKey.
 func (g *store) newSeries(h uint64, ms uint32, shareKey uint64, k kind, mono bool, agg aggKind, overflow bool) uint32 {
-	si := slot(&g.series, &g.freeSeries, slab.Grow)
-	s := &g.series[si]
+	si := chunkedSlot(&g.series, &g.freeSeries)
+	s := g.series.At(si)
 	*s = series{hash: h, share: g.shareOf(shareKey, ms), flags: fLive | fInt, kind: k, agg: agg}
 	if mono {
 		s.flags |= fMono
@@ -129,12 +133,9 @@ func (g *store) newSeries(h uint64, ms uint32, shareKey uint64, k kind, mono boo
 }
 
 func (g *store) newMember(h uint64, si uint32, now int64) uint32 {
-	mi := slot(&g.members, &g.freeMembers, slab.Grow)
-	s := &g.series[si]
-	g.members[mi] = member{hash: h, series: si, lastSeen: now, flags: fLive | fInt, next: s.head}
-	if s.head != 0 {
-		g.members[s.head].prev = mi
-	}
+	mi := chunkedSlot(&g.members, &g.freeMembers)
+	s := g.series.At(si)
+	*g.members.At(mi) = member{hash: h, series: si, lastSeen: tickOf(now), flags: fLive | fInt, next: s.head}
 	s.head = mi
 	s.members++
 	g.shares[s.share].members++
@@ -144,40 +145,43 @@ func (g *store) newMember(h uint64, si uint32, now int64) uint32 {
 }
 
 // sweep forgets the members and then the member-less series not seen since cutoff and returns
-// how many series it forgot.
+// how many series it forgot. Members are found in slab order and unlinked while walking the
+// lists of the series that hold one (the lists are singly linked: a member has no prev).
 func (g *store) sweep(cutoff int64) (evicted int) {
-	for mi := 1; mi < len(g.members); mi++ {
-		m := &g.members[mi]
-		if m.flags&fLive == 0 || m.lastSeen >= cutoff {
+	cut := tickOf(cutoff)
+	g.prune = g.prune[:0]
+	for mi := 1; mi < g.members.Len(); mi++ {
+		m := g.members.At(uint32(mi))
+		if m.flags&fLive == 0 || !tickBefore(m.lastSeen, cut) {
 			continue
 		}
-		s := &g.series[m.series]
-		if s.kind == kGauge {
-			if s.agg == aggSum {
-				s.total, s.flags = subFlag(s.total, s.flags, m.val, m.flags&fInt != 0)
-			} else {
-				s.flags |= fDirty
-			}
+		if s := g.series.At(m.series); s.flags&fPrune == 0 {
+			s.flags |= fPrune
+			g.prune = append(g.prune, m.series)
 		}
-		// cumulative kinds keep the member's contribution in the series total: it was
-		// counted and must not go backwards.
-		if m.prev != 0 {
-			g.members[m.prev].next = m.next
-		} else {
-			s.head = m.next
-		}
-		if m.next != 0 {
-			g.members[m.next].prev = m.prev
-		}
-		s.members--
-		g.shares[s.share].members--
-		g.memberIdx.Remove(m.hash, uint32(mi))
-		*m = member{}
-		g.freeMembers = append(g.freeMembers, uint32(mi))
-		g.liveMembers--
 	}
-	for si := 1; si < len(g.series); si++ {
-		s := &g.series[si]
+	for _, si := range g.prune {
+		s := g.series.At(si)
+		s.flags &^= fPrune
+		var prev uint32
+		for mi := s.head; mi != 0; {
+			m := g.members.At(mi)
+			next := m.next
+			if !tickBefore(m.lastSeen, cut) {
+				prev, mi = mi, next
+				continue
+			}
+			if prev == 0 {
+				s.head = next
+			} else {
+				g.members.At(prev).next = next
+			}
+			g.forgetMember(s, mi)
+			mi = next
+		}
+	}
+	for si := 1; si < g.series.Len(); si++ {
+		s := g.series.At(uint32(si))
 		if s.flags&fLive == 0 || s.lastSeen >= cutoff || s.members != 0 {
 			continue
 		}
@@ -201,40 +205,102 @@ func (g *store) sweep(cutoff int64) (evicted int) {
 	return evicted
 }
 
-func (g *store) memberKey(i uint32) uint64 { return g.members[i].hash }
+// forgetMember frees member mi, unlinked from its series s.
+func (g *store) forgetMember(s *series, mi uint32) {
+	m := g.members.At(mi)
+	if s.kind == kGauge {
+		if s.agg == aggSum {
+			s.total, s.flags = subFlag(s.total, s.flags, m.val, m.flags&fInt != 0)
+		} else {
+			s.flags |= fDirty
+		}
+	}
+	// cumulative kinds keep the member's contribution in the series total: it was
+	// counted and must not go backwards.
+	s.members--
+	g.shares[s.share].members--
+	g.memberIdx.Remove(m.hash, mi)
+	delete(g.memberExts, mi)
+	*m = member{}
+	g.freeMembers = append(g.freeMembers, mi)
+	g.liveMembers--
+}
 
-func (g *store) seriesKey(i uint32) uint64 { return g.series[i].hash }
+func (g *store) memberKey(i uint32) uint64 { return g.members.At(i).hash }
+
+func (g *store) seriesKey(i uint32) uint64 { return g.series.At(i).hash }
 
 // warmIndex switches warmMembers (on unless BenchmarkTricks measures without it).
 var warmIndex = true
 
-// warmMembers touches the index slots and member entries of keys in a tight loop. With many
-// tracked series every lookup is a cache (and TLB) miss; issued back to back, independent misses
-// overlap instead of being paid one after the other inside the heavier per-point work.
-// BenchmarkTricks, guard_strip at 1M series: 217-281 cpu_ns/point with it, 489-527 without.
-func (g *store) warmMembers(keys []uint64) {
+// warmMembers touches the index slots and member entries of keys in tight loops and returns
+// in guess, for each key, the member its tag names in its index window (Index.Guess; 0 if
+// none), which the point's lookup confirms by the member's full key instead of probing the
+// index again. With many tracked series every lookup is a cache (and TLB) miss; issued back to
+// back, independent misses overlap instead of being paid one after the other inside the
+// heavier per-point work. The first loop touches the index lines (independent loads: as many in
+// flight as the core allows), the second the members the slots there name, both ends of each
+// (a 48-byte member straddles two cache lines every other time). BenchmarkTricks, guard_strip
+// at 1M series: see README.md.
+func (g *store) warmMembers(keys []uint64, guess []uint32) []uint32 {
+	guess = guess[:0]
 	if !warmIndex {
-		return
+		return guess
 	}
 	var sink uint64
 	for _, h := range keys {
-		if idx := g.memberIdx.Peek(h); idx != 0 && int(idx) < len(g.members) {
-			sink += g.members[idx].hash
+		sink += g.memberIdx.PeekWindow(h)
+	}
+	n := uint32(g.members.Len())
+	for _, h := range keys {
+		idx := g.memberIdx.Guess(h)
+		if idx != 0 && idx < n {
+			m := g.members.At(idx)
+			sink += m.hash + uint64(m.nRewrite)
+		} else {
+			idx = 0
 		}
+		guess = append(guess, idx)
 	}
 	// sink is otherwise unused: keeping it alive keeps the compiler from dropping the loads
 	runtime.KeepAlive(sink)
+	return guess
+}
+
+// guessedMember returns mi when it is the live member of key h (a guess of warmMembers).
+func (g *store) guessedMember(mi uint32, h uint64) bool {
+	if mi == 0 {
+		return false
+	}
+	m := g.members.At(mi)
+	return m.hash == h && m.flags&fLive != 0
 }
 
 // slot returns a free index of slab: the last one freed, or a new one grown by grow.
 func slot[T any](slab *[]T, free *[]uint32, grow func([]T) []T) uint32 {
-	if n := len(*free); n > 0 {
-		i := (*free)[n-1]
-		*free = (*free)[:n-1]
+	if i, ok := popFree(free); ok {
 		return i
 	}
 	*slab = grow(*slab)
 	return uint32(len(*slab) - 1)
+}
+
+// chunkedSlot returns a free index of a chunked slab: the last one freed, or a new one.
+func chunkedSlot[T any](slab *slab.Chunked[T], free *[]uint32) uint32 {
+	if i, ok := popFree(free); ok {
+		return i
+	}
+	return slab.Append()
+}
+
+func popFree(free *[]uint32) (uint32, bool) {
+	n := len(*free)
+	if n == 0 {
+		return 0, false
+	}
+	i := (*free)[n-1]
+	*free = (*free)[:n-1]
+	return i, true
 }
 
 // appendZero appends one zero element (small slabs: metric budgets and shares).

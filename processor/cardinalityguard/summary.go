@@ -26,31 +26,34 @@ func (g *guard) summaryPoint(c *mctx, dp pmetric.SummaryDataPoint, now int64) {
 		s.ext = &seriesExt{}
 	}
 	x := s.ext
-	m := &g.members[r.mi]
+	m := g.members.At(r.mi)
 	var sum float64
+	var mx *memberExt
 	if r.newMember {
 		if s.start == 0 {
 			s.start = uint64(dp.StartTimestamp())
 		}
-		m.ext = &memberExt{}
+		mx = &memberExt{}
+		g.memberExts[r.mi] = mx
 		sum = g.finiteSum(dp.Sum(), 0)
 	} else {
+		mx = g.memberExts[r.mi]
 		if uint64(dp.Timestamp()) < m.ts {
 			g.batch.cnt.dropped[dropOutOfOrder]++
 			return
 		}
-		reset := uint64(dp.StartTimestamp()) != m.start || dp.Count() < m.ext.count
+		reset := uint64(dp.StartTimestamp()) != m.start || dp.Count() < mx.count
 		if reset {
 			sum = g.finiteSum(dp.Sum(), 0)
 		} else {
-			sum = g.finiteSum(dp.Sum(), m.ext.sum)
-			x.count -= min(x.count, m.ext.count)
-			x.sum -= m.ext.sum
+			sum = g.finiteSum(dp.Sum(), mx.sum)
+			x.count -= min(x.count, mx.count)
+			x.sum -= mx.sum
 		}
 	}
 	x.count = satAddU(x.count, dp.Count())
 	x.sum = satF(x.sum + sum)
-	m.ext.count, m.ext.sum = dp.Count(), sum
+	mx.count, mx.sum = dp.Count(), sum
 	m.start, m.ts = uint64(dp.StartTimestamp()), uint64(dp.Timestamp())
 	e.lastSum = dp
 	e.hasLastSum = true
