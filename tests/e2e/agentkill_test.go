@@ -124,8 +124,9 @@ func (f *fileLoad) requireArrived(t *testing.T, ctx context.Context, loki *Backe
 // TestAgentKilledLosesNothing kills config/agent.yaml with SIGKILL under load — OTLP on all three
 // signals and a log file it tails, forwarded through config/gateway.yaml to the real backends —
 // and restarts it on the same storage directory (its file_storage queues and file_log offsets):
-// every item acknowledged to the agent arrives, every line written to the file but the one
-// record file_log held in memory (fileLinesLostAtKill), and what arrives twice (re-sent,
+// every item acknowledged to the agent arrives, every line written to the JSON file, every line
+// written to the text file but the one record file_log's multiline recombine held in memory
+// (fileLinesLostAtKill), and what arrives twice (re-sent,
 // re-read) is bounded by what the agent held when it died.
 func TestAgentKilledLosesNothing(t *testing.T) {
 	jaeger, loki, mimir := newBackend(t, jaegerKind), newBackend(t, lokiKind), newBackend(t, mimirKind)
