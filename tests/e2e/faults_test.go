@@ -109,19 +109,13 @@ func TestBackendOutageLosesNothing(t *testing.T) {
 	// The outage was real: the gateway's persistent queues hold what Loki and Jaeger could not
 	// take, and once they are full the agent's queues do.
 	queued := map[string]float64{}
-	for name, labels := range map[string][]string{
-		"gateway logs":   {`exporter="otlp_http/loki"`},
-		"gateway traces": {`exporter="otlp_grpc/jaeger"`},
-		"agent logs":     {`exporter="load_balancing/traces_logs"`, `data_type="logs"`},
-		"agent traces":   {`exporter="load_balancing/traces_logs"`, `data_type="traces"`},
+	for name, e := range map[string]exporterOf{
+		"gateway logs":   {collector: gateway, exporter: "otlp_http/loki"},
+		"gateway traces": {collector: gateway, exporter: "otlp_grpc/jaeger"},
+		"agent logs":     {collector: path.agent, exporter: "load_balancing/traces_logs", dataType: "logs"},
+		"agent traces":   {collector: path.agent, exporter: "load_balancing/traces_logs", dataType: "traces"},
 	} {
-		c := gateway
-		if strings.HasPrefix(name, "agent") {
-			c = path.agent
-		}
-		v, err := c.Telemetry(ctx, "otelcol_exporter_queue_size", labels...)
-		require.NoError(t, err)
-		queued[name] = v
+		queued[name] = e.queued(t, ctx)
 	}
 	capacity, err := gateway.Telemetry(ctx, "otelcol_exporter_queue_capacity", `exporter="otlp_http/loki"`)
 	require.NoError(t, err)

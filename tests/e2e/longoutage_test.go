@@ -207,16 +207,22 @@ func dirBytes(t *testing.T, dir string) int64 {
 	return n
 }
 
-// exporterOf is one exporter of one collector.
+// exporterOf is one exporter of one collector; with dataType, only that signal's queue (an
+// exporter in several pipelines, like the agent's load_balancing, has one per signal).
 type exporterOf struct {
 	collector *Collector
 	exporter  string
+	dataType  string
 }
 
 // queued is the exporter's queue size now, from the collector's own telemetry.
 func (e exporterOf) queued(t *testing.T, ctx context.Context) float64 {
 	t.Helper()
-	q, err := e.collector.Telemetry(ctx, "otelcol_exporter_queue_size", fmt.Sprintf("exporter=%q", e.exporter))
+	labels := []string{fmt.Sprintf("exporter=%q", e.exporter)}
+	if e.dataType != "" {
+		labels = append(labels, fmt.Sprintf("data_type=%q", e.dataType))
+	}
+	q, err := e.collector.Telemetry(ctx, "otelcol_exporter_queue_size", labels...)
 	require.NoError(t, err)
 	return q
 }
