@@ -415,17 +415,24 @@ func (s *scrubber) matchAt(str string, i, last int) (match, bool) {
 	c := str[i]
 	boundary := i == 0 || !isAlnum(str[i-1])
 	switch {
-	case c == '=':
-		return s.matchParam(str, i, last)
-	case c == ':':
+	case c == '=' || c == ':':
+		if !s.r.on[idxQueryParam] {
+			return match{}, false
+		}
+		if c == '=' {
+			return s.matchParam(str, i, last)
+		}
 		return matchUserinfo(str, i)
 	case c == '@':
+		if !s.r.on[idxEmail] {
+			return match{}, false
+		}
 		return matchEmail(str, i, last)
 	}
 	if !boundary {
 		return match{}, false
 	}
-	if c >= '2' && c <= '6' {
+	if c >= '2' && c <= '6' && s.r.on[idxCard] {
 		if i > 0 && (str[i-1] == '.' || str[i-1] == '-' || str[i-1] == '_') {
 			return match{}, false
 		}
@@ -660,7 +667,10 @@ func (s *scrubber) matchParam(str string, i, last int) (match, bool) {
 	for n > last && isParamNameChar(str[n-1]) {
 		n--
 	}
-	name := strings.TrimLeft(str[n:i], "-.")
+	for n < i && (str[n] == '-' || str[n] == '.') {
+		n++
+	}
+	name := str[n:i]
 	if name == "" || !(s.r.params.has(name) || dotTailIn(&s.r.params, name)) {
 		return match{}, false
 	}
@@ -676,6 +686,16 @@ func (s *scrubber) matchParam(str string, i, last int) (match, bool) {
 
 func dotTailIn(set *keySet, name string) bool { return set.has(set.lastSegment(name)) }
 
+// authorityEnd ends the authority of a URL (`scheme://user:password@host`).
+var authorityEnd = byteSet("/?# \t\r\n\"'<>")
+
+func byteSet(chars string) (set [256]bool) {
+	for i := 0; i < len(chars); i++ {
+		set[chars[i]] = true
+	}
+	return set
+}
+
 // matchUserinfo: the password of `scheme://user:password@host`.
 func matchUserinfo(str string, i int) (match, bool) {
 	if !strings.HasPrefix(str[i:], "://") {
@@ -683,7 +703,7 @@ func matchUserinfo(str string, i int) (match, bool) {
 	}
 	a := i + 3
 	e := a
-	for e < len(str) && strings.IndexByte("/?# \t\r\n\"'<>", str[e]) < 0 {
+	for e < len(str) && !authorityEnd[str[e]] {
 		e++
 	}
 	at := strings.LastIndexByte(str[a:e], '@')
