@@ -5,6 +5,7 @@ package secretscrub // import "github.com/airi-otel/otelcol-airi/processor/secre
 
 import (
 	"encoding/base64"
+	"math/bits"
 	"regexp"
 	"strings"
 )
@@ -78,10 +79,11 @@ type rules struct {
 	allowKeys   keySet
 	allowValues map[string]struct{}
 	prefixes    [256][]prefixRule // by first byte
-	trigger     [256]bool         // bytes that may start (or, for `=`/`@`/`:`, sit inside) a secret
-	// second[c] is the set of bytes that may follow trigger c: "e" is everywhere in text, "eyJ"
-	// is not, so the scan loop rejects most triggers without a call.
-	second   [256][4]uint64
+	// starts[c|next<<8] is 1 when a secret may start at the pair c, next (for `=`, `:` and
+	// `@`: sit on c): "e" is everywhere in text, "eyJ" is not, so the scan loop looks up eight
+	// positions at a time without a branch and calls matchAt for few of them. 64 KiB, of which
+	// text touches a few dozen cache lines.
+	starts   [1 << 16]uint8
 	on       [numRules]bool
 	patterns []*regexp.Regexp
 }
@@ -160,15 +162,26 @@ func compileRules(cfg *Config) *rules {
 }
 
 // arm makes the pair c, next start a scan.
-func (r *rules) arm(c, next byte) {
-	r.trigger[c] = true
-	r.second[c][next>>6] |= 1 << (next & 63)
-}
+func (r *rules) arm(c, next byte) { r.starts[pair(c, next)] = 1 }
 
 // armAny makes c start a scan whatever follows it.
 func (r *rules) armAny(c byte) {
-	r.trigger[c] = true
-	r.second[c] = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+	for n := range 256 {
+		r.arm(c, byte(n))
+	}
+}
+
+func pair(c, next byte) uint16 { return uint16(c) | uint16(next)<<8 }
+
+// starting is 1 when a secret may start at the pair c, next.
+func (r *rules) starting(c, next byte) uint64 { return uint64(r.starts[pair(c, next)]) }
+
+// starts8 has bit j set when a secret may start at b[j], j < 8 (len(b) >= 9).
+func (r *rules) starts8(b string) uint64 {
+	_ = b[8]
+	return r.starting(b[0], b[1]) | r.starting(b[1], b[2])<<1 | r.starting(b[2], b[3])<<2 |
+		r.starting(b[3], b[4])<<3 | r.starting(b[4], b[5])<<4 | r.starting(b[5], b[6])<<5 |
+		r.starting(b[6], b[7])<<6 | r.starting(b[7], b[8])<<7
 }
 
 // lowerInto writes the normalized form of s into buf (nil when s does not fit).
@@ -189,15 +202,16 @@ func lowerInto(buf []byte, s string) []byte {
 	return buf[:len(s)]
 }
 
-// keySet is a set of normalized keys with a cheap pre-check (length and first byte) in front
-// of the map: nearly every attribute key is not in the set, and the pre-check rejects most of
-// them without hashing (about a third of the scrubber's time went to map lookups without it).
+// keySet is a set of normalized keys with a cheap pre-check (length, first and last byte) in
+// front of the map: nearly every attribute key is not in the set, and the pre-check rejects
+// most of them without hashing (about a third of the scrubber's time went to map lookups
+// without it).
 type keySet struct {
 	m map[string]struct{}
-	// lens[c]: bit n set when some key starting with byte c (either case) has length n (64
-	// bytes or more: bit 63). Rejects nearly every attribute key without hashing it.
-	lens   [256]uint64
-	maxLen int
+	// firsts[c] / lasts[c]: bit n set when some key starting / ending with byte c (either case,
+	// `-` for `_`) has length n (64 bytes or more: bit 63).
+	firsts, lasts [256]uint64
+	maxLen        int
 }
 
 func (ks *keySet) add(k string) {
@@ -208,19 +222,28 @@ func (ks *keySet) add(k string) {
 	ks.m[n] = struct{}{}
 	ks.maxLen = max(ks.maxLen, len(n))
 	bit := uint64(1) << min(len(n), 63)
-	c := n[0]
-	ks.lens[c] |= bit
+	markBothCases(&ks.firsts, n[0], bit)
+	markBothCases(&ks.lasts, n[len(n)-1], bit)
+}
+
+// markBothCases sets bit in set[c] and in the entry of every byte c stands for after lowerInto.
+func markBothCases(set *[256]uint64, c byte, bit uint64) {
+	set[c] |= bit
 	switch {
 	case c >= 'a' && c <= 'z':
-		ks.lens[c-('a'-'A')] |= bit
+		set[c-('a'-'A')] |= bit
 	case c == '_':
-		ks.lens['-'] |= bit
+		set['-'] |= bit
 	}
 }
 
 // has looks s up, normalized, without allocating.
 func (ks *keySet) has(s string) bool {
-	if len(s) == 0 || ks.lens[s[0]]&(1<<min(len(s), 63)) == 0 {
+	if len(s) == 0 {
+		return false
+	}
+	bit := uint64(1) << min(len(s), 63)
+	if ks.firsts[s[0]]&bit == 0 || ks.lasts[s[len(s)-1]]&bit == 0 {
 		return false
 	}
 	var buf [64]byte
@@ -230,6 +253,27 @@ func (ks *keySet) has(s string) bool {
 	}
 	_, ok := ks.m[string(b)]
 	return ok
+}
+
+// mayMatch is false when neither k, nor its last dot-separated segment, nor what follows a
+// metric header-label prefix can be in ks (what isSecretKey looks up), judged by k's last byte
+// alone: most attribute keys are rejected without scanning them for dots.
+func (ks *keySet) mayMatch(k string) bool {
+	n := len(k)
+	if n == 0 {
+		return false
+	}
+	lens := ks.lasts[k[n-1]]
+	if lens>>63 != 0 {
+		return true
+	}
+	for ; lens != 0; lens &= lens - 1 {
+		l := bits.TrailingZeros64(lens)
+		if l == n || (l < n && k[n-1-l] == '.') || l == n-len(headerLabelPrefixes[0]) || l == n-len(headerLabelPrefixes[1]) {
+			return true
+		}
+	}
+	return false
 }
 
 // lastSegment is what follows k's last dot, when that is short enough to be in ks ("" if not).
@@ -248,7 +292,7 @@ func (r *rules) isAllowedKey(k string) bool { return r.allowKeys.has(k) }
 // isSecretKey: the whole key or its last dot-separated segment is a secret key, so
 // `http.request.header.authorization` and `db.password` match `authorization` / `password`.
 func (r *rules) isSecretKey(k string) bool {
-	if !r.on[idxKey] {
+	if !r.on[idxKey] || !r.keys.mayMatch(k) {
 		return false
 	}
 	if r.keys.has(k) || dotTailIn(&r.keys, k) {
@@ -376,22 +420,31 @@ func (s *scrubber) scrubString(str string) (string, bool) {
 	out := s.buf[:0]
 	changed := false
 	last := 0
-	for i := 0; i+1 < len(str); {
-		c, n := str[i], str[i+1]
-		if !s.r.trigger[c] || s.r.second[c][n>>6]&(1<<(n&63)) == 0 {
-			i++
-			continue
+	for base := 0; base+1 < len(str); base += 8 {
+		var cand uint64
+		if base+9 <= len(str) {
+			cand = s.r.starts8(str[base:])
+		} else {
+			for j := base; j+1 < len(str); j++ {
+				cand |= s.r.starting(str[j], str[j+1]) << (j - base)
+			}
 		}
-		m, ok := s.matchAt(str, i, last)
-		if !ok {
-			i++
-			continue
+		for ; cand != 0; cand &= cand - 1 {
+			i := base + bits.TrailingZeros64(cand)
+			// Only `=`, `:` and `@` start a match inside a word: no call for the rest there.
+			if i < last || (i > 0 && isAlnum(str[i-1]) && !midWord[str[i]]) {
+				continue
+			}
+			m, ok := s.matchAt(str, i, last)
+			if !ok {
+				continue
+			}
+			changed = true
+			out = append(out, str[last:m.keep]...)
+			out = append(out, mask...)
+			last = m.end
+			s.tally[m.rule]++
 		}
-		changed = true
-		out = append(out, str[last:m.keep]...)
-		out = append(out, mask...)
-		last, i = m.end, m.end
-		s.tally[m.rule]++
 	}
 	res := str
 	if changed {
@@ -408,6 +461,9 @@ func (s *scrubber) scrubString(str string) (string, bool) {
 	}
 	return res, changed
 }
+
+// midWord are the bytes whose rules match also after a letter or digit (matchAt's boundary).
+var midWord = byteSet("=:@")
 
 // matchAt tries every rule that the byte at i can start; last is the end of the previous
 // match (a match never reaches back before it).
