@@ -705,7 +705,7 @@ func luhn(s string) bool {
 	return sum%10 == 0
 }
 
-func isParamNameChar(c byte) bool { return isAlnum(c) || c == '_' || c == '-' || c == '.' }
+var paramNameChar = byteSet("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-.")
 
 // isParamEnd ends a parameter value: the next parameter, whitespace, quotes, brackets.
 func isParamEnd(c byte) bool {
@@ -720,14 +720,14 @@ func isParamEnd(c byte) bool {
 // (`--password=x`) or a log message; the value becomes `****`.
 func (s *scrubber) matchParam(str string, i, last int) (match, bool) {
 	n := i
-	for n > last && isParamNameChar(str[n-1]) {
+	for n > last && paramNameChar[str[n-1]] {
 		n--
 	}
 	for n < i && (str[n] == '-' || str[n] == '.') {
 		n++
 	}
 	name := str[n:i]
-	if name == "" || !(s.r.params.has(name) || dotTailIn(&s.r.params, name)) {
+	if !s.r.params.mayMatch(name) || !(s.r.params.has(name) || dotTailIn(&s.r.params, name)) {
 		return match{}, false
 	}
 	k := i + 1
@@ -759,14 +759,16 @@ func matchUserinfo(str string, i int) (match, bool) {
 	}
 	a := i + 3
 	e := a
+	at := -1
 	for e < len(str) && !authorityEnd[str[e]] {
+		if str[e] == '@' {
+			at = e
+		}
 		e++
 	}
-	at := strings.LastIndexByte(str[a:e], '@')
 	if at < 0 {
 		return match{}, false
 	}
-	at += a
 	colon := strings.IndexByte(str[a:at], ':')
 	if colon < 0 {
 		return match{}, false
