@@ -5,6 +5,8 @@ package secretscrub
 
 import (
 	"context"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -128,5 +130,105 @@ func FuzzProcessMetrics(f *testing.F) {
 		twice, err := p.processMetrics(context.Background(), out)
 		require.NoError(t, err)
 		require.Equal(t, once, twice, "idempotent")
+	})
+}
+
+// scrubEveryPosition is scrubString without its shortcuts (the length floor, the pair table
+// read eight positions at a time, the word-boundary check before matchAt): matchAt at every
+// position. The shortcuts must never skip a secret it finds.
+func scrubEveryPosition(s *scrubber, str string) (string, bool) {
+	if str == "" || s.isAllowedValue(str) {
+		return str, false
+	}
+	var out []byte
+	last, changed := 0, false
+	for i := 0; i < len(str); {
+		m, ok := s.matchAt(str, i, last)
+		if !ok {
+			i++
+			continue
+		}
+		changed = true
+		out = append(out, str[last:m.keep]...)
+		out = append(out, mask...)
+		last, i = m.end, m.end
+		s.tally[m.rule]++
+	}
+	res := str
+	if changed {
+		res = string(append(out, str[last:]...))
+	}
+	for _, re := range s.r.patterns {
+		if re.MatchString(res) {
+			res = re.ReplaceAllString(res, mask)
+			s.tally[idxPattern]++
+			changed = true
+		}
+	}
+	return res, changed
+}
+
+// shortcutConfigs switch rules on and off, so the pair table and the length floor differ: a
+// one-letter extra key makes `k=v` the shortest match, an extra prefix starts with punctuation.
+var shortcutConfigs = []*Config{
+	{Enabled: true},
+	{Enabled: true, MaskEmails: true, ExtraPrefixes: []string{"xoxb-", "$tk"}, ExtraKeys: []string{"k"}},
+	{Enabled: true, DisabledRules: []Rule{RuleCard, RuleQueryParam, RuleJWT, RuleBearer}},
+	{Enabled: true, DisabledRules: []Rule{RuleBasic, RuleStripe, RuleOpenAI, RuleAnthropic, RuleAWS, RuleGitHub, RuleGoogle, RuleQueryParam}, AllowValues: []string{testCard}},
+	{Enabled: true, ExtraPatterns: []string{`\bcust_[0-9]{6}\b`}},
+}
+
+func requireSameAsEveryPosition(t *testing.T, fast, slow []*scrubber, in string) {
+	t.Helper()
+	for i := range fast {
+		got, changed := fast[i].scrubString(in)
+		want, wantChanged := scrubEveryPosition(slow[i], in)
+		require.Equal(t, want, got, "config %d, %q", i, in)
+		require.Equal(t, wantChanged, changed, "config %d, %q", i, in)
+		require.Equal(t, slow[i].tally, fast[i].tally, "config %d, %q", i, in)
+	}
+}
+
+func newShortcutScrubbers(t testing.TB) (fast, slow []*scrubber) {
+	for _, cfg := range shortcutConfigs {
+		fast = append(fast, newTestScrubber(t, cfg))
+		slow = append(slow, newTestScrubber(t, cfg))
+	}
+	return fast, slow
+}
+
+// scanPieces are what secrets, their look-alikes and their surroundings are made of.
+var scanPieces = []string{
+	testJWT, testStripe, testOpenAI, testAnthropic, testAWS, testGitHub, testGoogle, testCard, testBasic,
+	"Bearer ", "bearer ", "Basic ", "eyJ", "eyJhbGciOiJIUzI1", ".", "=", "&", "?", ";", ":", "://", "@",
+	"@example.com", "api_key", "token", "password", "k", "--", "-", "_", " ", "\t", "x", "AKIA", "AIza",
+	"ya29.", "sk-", "sk_live_", "whsec_", "ghp_", "github_pat_", "xoxb-", "$tk", "4242", "4242 ", "4242-",
+	"5555555555554444", "378282246310005", "4222222222222", "0", "2", "5", "9", "12345678", "ABCDEFGHIJKLMNOP",
+	"abcdefghijklmnopqrstuvwxyz0123", "****", "https://", "u:p@", "/", "\"", "é", "\xff", "cust_123456",
+}
+
+// TestScanShortcutsSkipNothing: on strings built from secrets and their look-alikes, scrubString
+// masks exactly what matchAt at every position masks, under rule sets with different shortcuts.
+func TestScanShortcutsSkipNothing(t *testing.T) {
+	t.Parallel()
+	fast, slow := newShortcutScrubbers(t)
+	rng := rand.New(rand.NewPCG(18, 18))
+	var sb strings.Builder
+	for range 20000 {
+		sb.Reset()
+		for range 1 + rng.IntN(6) {
+			sb.WriteString(scanPieces[rng.IntN(len(scanPieces))])
+		}
+		requireSameAsEveryPosition(t, fast, slow, sb.String())
+	}
+}
+
+func FuzzScanShortcuts(f *testing.F) {
+	for _, p := range scanPieces {
+		f.Add(p + " " + p)
+	}
+	fast, slow := newShortcutScrubbers(f)
+	f.Fuzz(func(t *testing.T, in string) {
+		requireSameAsEveryPosition(t, fast, slow, in)
 	})
 }

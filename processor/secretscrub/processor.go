@@ -148,12 +148,14 @@ func (s *scrubber) exemplars(es pmetric.ExemplarSlice) {
 // other string (also inside lists and nested maps) goes through the value rules.
 func (s *scrubber) attrs(m pcommon.Map) {
 	for k, v := range m.All() {
-		if s.r.isAllowedKey(k) {
-			continue
-		}
-		if s.r.isSecretKey(k) {
-			s.maskValue(v, isCookieKey(k))
-			continue
+		if s.r.mayBeSpecial(k) {
+			if s.r.isAllowedKey(k) {
+				continue
+			}
+			if s.r.isSecretKey(k) {
+				s.maskValue(v, isCookieKey(k))
+				continue
+			}
 		}
 		s.value(v)
 	}

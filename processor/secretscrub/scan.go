@@ -5,6 +5,7 @@ package secretscrub // import "github.com/airi-otel/otelcol-airi/processor/secre
 
 import (
 	"encoding/base64"
+	"math"
 	"math/bits"
 	"regexp"
 	"strings"
@@ -83,8 +84,13 @@ type rules struct {
 	// `@`: sit on c): "e" is everywhere in text, "eyJ" is not, so the scan loop looks up eight
 	// positions at a time without a branch and calls matchAt for few of them. 64 KiB, of which
 	// text touches a few dozen cache lines.
-	starts   [1 << 16]uint8
-	on       [numRules]bool
+	starts [1 << 16]uint8
+	on     [numRules]bool
+	// minLen is the length of the shortest string a byte-scan rule can match: shorter values
+	// (methods, status codes, most metric labels) skip the scan.
+	minLen int
+	// keyEnds is keys.lasts | allowKeys.lasts (mayBeSpecial).
+	keyEnds  [256]uint64
 	patterns []*regexp.Regexp
 }
 
@@ -97,6 +103,7 @@ func normKey(k string) string {
 func compileRules(cfg *Config) *rules {
 	r := &rules{
 		allowValues: map[string]struct{}{},
+		minLen:      math.MaxInt,
 	}
 	for i := range r.on {
 		r.on[i] = true
@@ -126,6 +133,7 @@ func compileRules(cfg *Config) *rules {
 		c := p.prefix[0]
 		r.prefixes[c] = append(r.prefixes[c], p)
 		r.arm(c, p.prefix[1])
+		r.minLen = min(r.minLen, len(p.prefix)+p.minTail)
 	}
 	for _, p := range builtinPrefixes {
 		add(p)
@@ -133,30 +141,45 @@ func compileRules(cfg *Config) *rules {
 	for _, p := range cfg.ExtraPrefixes {
 		add(prefixRule{prefix: p, rule: RulePrefix, minTail: 8, tailDash: true})
 	}
-	if r.on[ruleIndex(RuleBearer)] || r.on[ruleIndex(RuleBasic)] {
+	// The shortest matches: "Bearer " + 8, "Basic " + 4 (a base64 "u:p"), header and payload of
+	// 10 with two dots, 13 digits, "k=v" with the shortest parameter name, "://:p@", "a@b.cc".
+	if r.on[idxBearer] || r.on[idxBasic] {
 		for _, c := range []byte("Bb") {
 			for _, n := range []byte("eEaA") {
 				r.arm(c, n)
 			}
 		}
+		if r.on[idxBearer] {
+			r.minLen = min(r.minLen, 15)
+		}
+		if r.on[idxBasic] {
+			r.minLen = min(r.minLen, 10)
+		}
 	}
-	if r.on[ruleIndex(RuleJWT)] {
+	if r.on[idxJWT] {
 		r.arm('e', 'y')
+		r.minLen = min(r.minLen, 22)
 	}
-	if r.on[ruleIndex(RuleCard)] {
+	if r.on[idxCard] {
 		for c := byte('2'); c <= '6'; c++ {
 			r.armAny(c)
 		}
+		r.minLen = min(r.minLen, 13)
 	}
-	if r.on[ruleIndex(RuleQueryParam)] {
+	if r.on[idxQueryParam] {
 		r.armAny('=')
 		r.arm(':', '/') // URL user:password@
+		r.minLen = min(r.minLen, r.params.minLen+2, 6)
 	}
-	if r.on[ruleIndex(RuleEmail)] {
+	if r.on[idxEmail] {
 		r.armAny('@')
+		r.minLen = min(r.minLen, 6)
 	}
 	for _, p := range cfg.ExtraPatterns {
 		r.patterns = append(r.patterns, regexp.MustCompile(p)) // validated in Config.Validate
+	}
+	for c := range r.keyEnds {
+		r.keyEnds[c] = r.keys.lasts[c] | r.allowKeys.lasts[c]
 	}
 	return r
 }
@@ -210,8 +233,8 @@ type keySet struct {
 	m map[string]struct{}
 	// firsts[c] / lasts[c]: bit n set when some key starting / ending with byte c (either case,
 	// `-` for `_`) has length n (64 bytes or more: bit 63).
-	firsts, lasts [256]uint64
-	maxLen        int
+	firsts, lasts  [256]uint64
+	minLen, maxLen int
 }
 
 func (ks *keySet) add(k string) {
@@ -221,6 +244,9 @@ func (ks *keySet) add(k string) {
 	n := normKey(k)
 	ks.m[n] = struct{}{}
 	ks.maxLen = max(ks.maxLen, len(n))
+	if ks.minLen == 0 || len(n) < ks.minLen {
+		ks.minLen = len(n)
+	}
 	bit := uint64(1) << min(len(n), 63)
 	markBothCases(&ks.firsts, n[0], bit)
 	markBothCases(&ks.lasts, n[len(n)-1], bit)
@@ -258,12 +284,14 @@ func (ks *keySet) has(s string) bool {
 // mayMatch is false when neither k, nor its last dot-separated segment, nor what follows a
 // metric header-label prefix can be in ks (what isSecretKey looks up), judged by k's last byte
 // alone: most attribute keys are rejected without scanning them for dots.
-func (ks *keySet) mayMatch(k string) bool {
+func (ks *keySet) mayMatch(k string) bool { return mayEndIn(&ks.lasts, k) }
+
+func mayEndIn(lasts *[256]uint64, k string) bool {
 	n := len(k)
 	if n == 0 {
 		return false
 	}
-	lens := ks.lasts[k[n-1]]
+	lens := lasts[k[n-1]]
 	if lens>>63 != 0 {
 		return true
 	}
@@ -285,6 +313,10 @@ func (ks *keySet) lastSegment(k string) string {
 	}
 	return ""
 }
+
+// mayBeSpecial is false for a key that is neither allowed nor secret, judged by its last byte
+// (keySet.mayMatch): one check instead of two for nearly every attribute key.
+func (r *rules) mayBeSpecial(k string) bool { return mayEndIn(&r.keyEnds, k) }
 
 // isAllowedKey: the whole key is on the allow-list.
 func (r *rules) isAllowedKey(k string) bool { return r.allowKeys.has(k) }
@@ -420,12 +452,19 @@ func (s *scrubber) scrubString(str string) (string, bool) {
 	out := s.buf[:0]
 	changed := false
 	last := 0
-	for base := 0; base+1 < len(str); base += 8 {
+	n := len(str)
+	if n < s.r.minLen {
+		n = 0 // too short for any match: no scan
+	}
+	for base := 0; base+1 < n; base += 8 {
 		var cand uint64
-		if base+9 <= len(str) {
+		switch {
+		case base+9 <= n:
 			cand = s.r.starts8(str[base:])
-		} else {
-			for j := base; j+1 < len(str); j++ {
+		case n >= 9: // the last partial chunk: the last 9 bytes, without what was scanned
+			cand = s.r.starts8(str[n-9:]) >> (base - (n - 9))
+		default:
+			for j := base; j+1 < n; j++ {
 				cand |= s.r.starting(str[j], str[j+1]) << (j - base)
 			}
 		}
