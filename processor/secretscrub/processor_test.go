@@ -174,6 +174,9 @@ func TestMetrics(t *testing.T) {
 	dp.Attributes().PutStr("url_full", "/v1/charges?api_key="+testStripe)
 	dp.Attributes().PutStr("token", testOpenAI)
 	dp.Attributes().PutStr("tracking_id", traceHex)
+	// airi_normalize's label form of http.request.header.cookie keeps the cookie names too.
+	dp.Attributes().PutStr("http_request_header_cookie", "session=abc123; theme=dark")
+	dp.Attributes().PutStr("HTTP_RESPONSE_HEADER_SET_COOKIE", "id=a3fWa; Path=/")
 	dp.Exemplars().AppendEmpty().FilteredAttributes().PutStr("authorization", "Bearer "+testJWT)
 	h := ms.AppendEmpty().SetEmptyHistogram().DataPoints().AppendEmpty()
 	h.Attributes().PutStr("customer_card", testCard)
@@ -189,9 +192,10 @@ func TestMetrics(t *testing.T) {
 	got := out.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
 	require.Equal(t, map[string]any{
 		"http_route": "/v1/charges", "url_full": "/v1/charges?api_key=****", "token": "sk-proj-****", "tracking_id": traceHex,
+		"http_request_header_cookie": "session=****; theme=****", "HTTP_RESPONSE_HEADER_SET_COOKIE": "id=****; Path=****",
 	}, got.At(0).Sum().DataPoints().At(0).Attributes().AsRaw())
 	assertRedactions(t, tel, "metrics", map[Rule]int64{
-		RuleKey: 3, RuleQueryParam: 1, RuleCard: 1, RuleAWS: 1, RuleGitHub: 1,
+		RuleKey: 5, RuleQueryParam: 1, RuleCard: 1, RuleAWS: 1, RuleGitHub: 1,
 	})
 }
 

@@ -384,10 +384,17 @@ func (s *scrubber) maskWhole(v string) (string, bool) {
 
 var headerLabelPrefixes = []string{"http_request_header_", "http_response_header_"}
 
-// isCookieKey: cookie / set-cookie, also as a header attribute.
+// isCookieKey: cookie / set-cookie, also as a header attribute (`http.request.header.cookie`)
+// and as airi_normalize's metric label for one (`http_request_header_cookie`).
 func isCookieKey(k string) bool {
 	if i := strings.LastIndexByte(k, '.'); i >= 0 {
 		k = k[i+1:]
+	}
+	for _, p := range headerLabelPrefixes {
+		if len(k) > len(p) && strings.EqualFold(k[:len(p)], p) {
+			k = k[len(p):]
+			break
+		}
 	}
 	return strings.EqualFold(k, "cookie") || strings.EqualFold(k, "set-cookie") || strings.EqualFold(k, "set_cookie")
 }

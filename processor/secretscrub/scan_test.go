@@ -218,6 +218,10 @@ func TestCookieKeepsNames(t *testing.T) {
 		got, _ := s.maskCookie(in)
 		require.Equal(t, want, got, in)
 	}
-	require.True(t, isCookieKey("http.response.header.set-cookie"))
-	require.False(t, isCookieKey("cookies_enabled"))
+	for _, k := range []string{"cookie", "Set-Cookie", "http.response.header.set-cookie", "http_request_header_cookie", "HTTP_RESPONSE_HEADER_SET_COOKIE"} {
+		require.True(t, isCookieKey(k), k)
+	}
+	for _, k := range []string{"cookies_enabled", "http_request_header_", "http_request_header_cookies", "my_cookie", "http_request_header_authorization"} {
+		require.False(t, isCookieKey(k), k)
+	}
 }
