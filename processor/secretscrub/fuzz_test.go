@@ -232,3 +232,52 @@ func FuzzScanShortcuts(f *testing.F) {
 		requireSameAsEveryPosition(t, fast, slow, in)
 	})
 }
+
+// keyPieces build attribute keys around the secret and allowed ones.
+var keyPieces = []string{
+	"authorization", "Proxy-Authorization", "cookie", "SET_COOKIE", "x-api-key", "api_key", "apikey",
+	"password", "token", "Access-Token", "private_key", "aws_secret_access_key", "tracking.id",
+	"tracking_id", "TRACE_ID", "span_id", "k", "x-stripe-signature", "http.request.header.",
+	"http_request_header_", "HTTP_RESPONSE_HEADER_", "db.", ".", "_", "-", "x", "method", "é",
+}
+
+// requireKeyFilterSkipsNothing: a key that is allowed or secret always passes the pre-checks.
+func requireKeyFilterSkipsNothing(t *testing.T, ss []*scrubber, k string) {
+	t.Helper()
+	for i, s := range ss {
+		if s.r.isAllowedKey(k) || s.r.isSecretKey(k) {
+			require.True(t, s.r.mayBeSpecial(k), "config %d, %q", i, k)
+		}
+		if s.r.keys.has(k) || dotTailIn(&s.r.keys, k) {
+			require.True(t, s.r.keys.mayMatch(k), "config %d, %q", i, k)
+		}
+	}
+}
+
+func TestKeyFilterSkipsNothing(t *testing.T) {
+	t.Parallel()
+	ss, _ := newShortcutScrubbers(t)
+	rng := rand.New(rand.NewPCG(18, 19))
+	var sb strings.Builder
+	matched := 0
+	for range 20000 {
+		sb.Reset()
+		for range 1 + rng.IntN(4) {
+			sb.WriteString(keyPieces[rng.IntN(len(keyPieces))])
+		}
+		k := sb.String()
+		requireKeyFilterSkipsNothing(t, ss, k)
+		if ss[0].r.isSecretKey(k) {
+			matched++
+		}
+	}
+	require.Greater(t, matched, 1000, "the generated keys name secrets often enough to test the filter")
+}
+
+func FuzzKeyFilter(f *testing.F) {
+	for _, p := range keyPieces {
+		f.Add(p)
+	}
+	ss, _ := newShortcutScrubbers(f)
+	f.Fuzz(func(t *testing.T, k string) { requireKeyFilterSkipsNothing(t, ss, k) })
+}

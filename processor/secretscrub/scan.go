@@ -89,8 +89,8 @@ type rules struct {
 	// minLen is the length of the shortest string a byte-scan rule can match: shorter values
 	// (methods, status codes, most metric labels) skip the scan.
 	minLen int
-	// keyEnds is keys.lasts | allowKeys.lasts (mayBeSpecial).
-	keyEnds  [256]uint64
+	// special is keys' and allowKeys' filters in one (mayBeSpecial).
+	special  keyFilter
 	patterns []*regexp.Regexp
 }
 
@@ -178,8 +178,9 @@ func compileRules(cfg *Config) *rules {
 	for _, p := range cfg.ExtraPatterns {
 		r.patterns = append(r.patterns, regexp.MustCompile(p)) // validated in Config.Validate
 	}
-	for c := range r.keyEnds {
-		r.keyEnds[c] = r.keys.lasts[c] | r.allowKeys.lasts[c]
+	for c := range 256 {
+		r.special.firsts[c] = r.keys.firsts[c] | r.allowKeys.firsts[c]
+		r.special.lasts[c] = r.keys.lasts[c] | r.allowKeys.lasts[c]
 	}
 	return r
 }
@@ -235,10 +236,14 @@ func lowerInto(buf []byte, s string) []byte {
 // without it).
 type keySet struct {
 	m map[string]struct{}
-	// firsts[c] / lasts[c]: bit n set when some key starting / ending with byte c (either case,
-	// `-` for `_`) has length n (64 bytes or more: bit 63).
-	firsts, lasts  [256]uint64
+	keyFilter
 	minLen, maxLen int
+}
+
+// keyFilter: firsts[c] / lasts[c] has bit n set when some key starting / ending with byte c
+// (either case, `-` for `_`) has length n (64 bytes or more: bit 63).
+type keyFilter struct {
+	firsts, lasts [256]uint64
 }
 
 func (ks *keySet) add(k string) {
@@ -286,27 +291,24 @@ func (ks *keySet) has(s string) bool {
 }
 
 // mayMatch is false when neither k, nor its last dot-separated segment, nor what follows a
-// metric header-label prefix can be in ks (what isSecretKey looks up), judged by k's last byte
-// alone: most attribute keys are rejected without scanning them for dots.
-func (ks *keySet) mayMatch(k string) bool { return mayEndIn(&ks.lasts, k) }
-
-func mayEndIn(lasts *[256]uint64, k string) bool {
+// metric header-label prefix can be in the set (what isSecretKey looks up), judged by the
+// first and last byte of each such part that has a key's length: most attribute keys are
+// rejected without being scanned for dots or hashed.
+func (f *keyFilter) mayMatch(k string) bool {
 	n := len(k)
 	if n == 0 {
 		return false
 	}
-	lens := lasts[k[n-1]]
-	if lens == 0 {
-		return false
-	}
-	// The whole key, or the rest after a header-label prefix (shifts of 64 or more give 0).
-	whole := uint64(1)<<uint(n) | uint64(1)<<uint(n-len(requestHeaderLabel)) | uint64(1)<<uint(n-len(responseHeaderLabel))
-	if lens>>63 != 0 || lens&whole != 0 {
+	lens := f.lasts[k[n-1]]
+	if lens>>63 != 0 {
 		return true
 	}
-	// The last segment: a dot right before the last l bytes.
-	for lens &= uint64(1)<<uint(n) - 1; lens != 0; lens &= lens - 1 {
-		if k[n-1-bits.TrailingZeros64(lens)] == '.' {
+	// Every key length l <= n whose part k[n-l:] starts like a key of that length and is the
+	// whole key, follows a dot or follows a header-label prefix.
+	for lens &= uint64(1)<<uint(n+1) - 1; lens != 0; lens &= lens - 1 {
+		l := bits.TrailingZeros64(lens)
+		at := n - l
+		if f.firsts[k[at]]>>l&1 != 0 && (at == 0 || k[at-1] == '.' || at == len(requestHeaderLabel) || at == len(responseHeaderLabel)) {
 			return true
 		}
 	}
@@ -323,9 +325,9 @@ func (ks *keySet) lastSegment(k string) string {
 	return ""
 }
 
-// mayBeSpecial is false for a key that is neither allowed nor secret, judged by its last byte
-// (keySet.mayMatch): one check instead of two for nearly every attribute key.
-func (r *rules) mayBeSpecial(k string) bool { return mayEndIn(&r.keyEnds, k) }
+// mayBeSpecial is false for a key that is neither allowed nor secret, judged by
+// keyFilter.mayMatch: one check instead of two for nearly every attribute key.
+func (r *rules) mayBeSpecial(k string) bool { return r.special.mayMatch(k) }
 
 // isAllowedKey: the whole key is on the allow-list.
 func (r *rules) isAllowedKey(k string) bool { return r.allowKeys.has(k) }
