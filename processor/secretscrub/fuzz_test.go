@@ -245,11 +245,14 @@ var keyPieces = []string{
 func requireKeyFilterSkipsNothing(t *testing.T, ss []*scrubber, k string) {
 	t.Helper()
 	for i, s := range ss {
-		if s.r.isAllowedKey(k) || s.r.isSecretKey(k) {
+		if s.r.allowKeys.has(k) || s.r.keys.hasKeyOrTail(k) {
 			require.True(t, s.r.mayBeSpecial(k), "config %d, %q", i, k)
 		}
-		if s.r.keys.has(k) || dotTailIn(&s.r.keys, k) {
+		if s.r.keys.hasKeyOrTail(k) {
 			require.True(t, s.r.keys.mayMatch(k), "config %d, %q", i, k)
+		}
+		if s.r.params.hasKeyOrTail(k) {
+			require.True(t, s.r.params.mayMatch(k), "config %d, %q", i, k)
 		}
 	}
 }
@@ -267,7 +270,7 @@ func TestKeyFilterSkipsNothing(t *testing.T) {
 		}
 		k := sb.String()
 		requireKeyFilterSkipsNothing(t, ss, k)
-		if ss[0].r.isSecretKey(k) {
+		if ss[0].r.keys.hasKeyOrTail(k) {
 			matched++
 		}
 	}

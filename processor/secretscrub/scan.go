@@ -335,17 +335,19 @@ func (r *rules) isAllowedKey(k string) bool { return r.allowKeys.has(k) }
 // isSecretKey: the whole key or its last dot-separated segment is a secret key, so
 // `http.request.header.authorization` and `db.password` match `authorization` / `password`.
 func (r *rules) isSecretKey(k string) bool {
-	if !r.on[idxKey] || !r.keys.mayMatch(k) {
-		return false
-	}
-	if r.keys.has(k) || dotTailIn(&r.keys, k) {
+	return r.on[idxKey] && r.keys.mayMatch(k) && r.keys.hasKeyOrTail(k)
+}
+
+// hasKeyOrTail is isSecretKey's look-up without the pre-check.
+func (ks *keySet) hasKeyOrTail(k string) bool {
+	if ks.has(k) || dotTailIn(ks, k) {
 		return true
 	}
 	// Metric labels after airi_normalize: http.request.header.x-api-key is
 	// http_request_header_x_api_key.
 	for _, p := range headerLabelPrefixes {
 		if len(k) > len(p) && strings.EqualFold(k[:len(p)], p) {
-			return r.keys.has(k[len(p):])
+			return ks.has(k[len(p):])
 		}
 	}
 	return false
