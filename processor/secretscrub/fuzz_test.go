@@ -251,8 +251,13 @@ func requireKeyFilterSkipsNothing(t *testing.T, ss []*scrubber, k string) {
 		if s.r.keys.hasKeyOrTail(k) {
 			require.True(t, s.r.keys.mayMatch(k), "config %d, %q", i, k)
 		}
-		if s.r.params.hasKeyOrTail(k) {
-			require.True(t, s.r.params.mayMatch(k), "config %d, %q", i, k)
+		for _, str := range []string{k + "=v", "x " + k + "=v", "-" + k + "=v"} {
+			eq := len(str) - 2
+			for last := range eq {
+				if s.r.params.namesParam(str, eq, last) {
+					require.True(t, s.r.params.mayEndAt(str, eq, last), "config %d, %q after %d", i, str, last)
+				}
+			}
 		}
 	}
 }

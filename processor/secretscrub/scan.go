@@ -315,6 +315,28 @@ func (f *keyFilter) mayMatch(k string) bool {
 	return false
 }
 
+// mayEndAt is false when no parameter name in the set can end at str[i-1] (matchParam's name,
+// or its last dot-separated segment, after last), judged like mayMatch by the first and last
+// byte of each part of a name's length and the byte before it (not a letter, digit or `_`),
+// without scanning back for the name's start.
+func (f *keyFilter) mayEndAt(str string, i, last int) bool {
+	if i <= last {
+		return false
+	}
+	lens := f.lasts[str[i-1]]
+	if lens>>63 != 0 {
+		return true
+	}
+	for lens &= uint64(1)<<uint(i-last+1) - 1; lens != 0; lens &= lens - 1 {
+		l := bits.TrailingZeros64(lens)
+		at := i - l
+		if f.firsts[str[at]]>>l&1 != 0 && (at == last || !isAlnum(str[at-1]) && str[at-1] != '_') {
+			return true
+		}
+	}
+	return false
+}
+
 // lastSegment is what follows k's last dot, when that is short enough to be in ks ("" if not).
 func (ks *keySet) lastSegment(k string) string {
 	for i := len(k) - 1; i >= 0 && len(k)-1-i <= ks.maxLen; i-- {
@@ -782,9 +804,9 @@ func isParamEnd(c byte) bool {
 	return false
 }
 
-// matchParam: `<secret name>=<value>` in a URL query, a form body, a command line
-// (`--password=x`) or a log message; the value becomes `****`.
-func (s *scrubber) matchParam(str string, i, last int) (match, bool) {
+// namesParam: the parameter name in front of the `=` at str[i] (after last, without leading
+// `-` and `.`), or its last dot-separated segment, is in ks.
+func (ks *keySet) namesParam(str string, i, last int) bool {
 	n := i
 	dot := false
 	for n > last && paramNameChar[str[n-1]] {
@@ -795,7 +817,13 @@ func (s *scrubber) matchParam(str string, i, last int) (match, bool) {
 		n++
 	}
 	name := str[n:i]
-	if !s.r.params.mayMatch(name) || !(s.r.params.has(name) || dot && dotTailIn(&s.r.params, name)) {
+	return ks.has(name) || dot && dotTailIn(ks, name)
+}
+
+// matchParam: `<secret name>=<value>` in a URL query, a form body, a command line
+// (`--password=x`) or a log message; the value becomes `****`.
+func (s *scrubber) matchParam(str string, i, last int) (match, bool) {
+	if !s.r.params.mayEndAt(str, i, last) || !s.r.params.namesParam(str, i, last) {
 		return match{}, false
 	}
 	k := i + 1
@@ -826,6 +854,9 @@ func matchUserinfo(str string, i int) (match, bool) {
 		return match{}, false
 	}
 	a := i + 3
+	if strings.IndexByte(str[a:], '@') < 0 {
+		return match{}, false // most URLs: no user info
+	}
 	e := a
 	at := -1
 	for e < len(str) && !authorityEnd[str[e]] {
