@@ -268,7 +268,7 @@ func TestKeyFilterSkipsNothing(t *testing.T) {
 	rng := rand.New(rand.NewPCG(18, 19))
 	var sb strings.Builder
 	matched := 0
-	for range 20000 {
+	for range 8000 {
 		sb.Reset()
 		for range 1 + rng.IntN(4) {
 			sb.WriteString(keyPieces[rng.IntN(len(keyPieces))])
@@ -279,7 +279,7 @@ func TestKeyFilterSkipsNothing(t *testing.T) {
 			matched++
 		}
 	}
-	require.Greater(t, matched, 1000, "the generated keys name secrets often enough to test the filter")
+	require.Greater(t, matched, 400, "the generated keys name secrets often enough to test the filter")
 }
 
 func FuzzKeyFilter(f *testing.F) {

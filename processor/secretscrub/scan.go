@@ -161,8 +161,11 @@ func compileRules(cfg *Config) *rules {
 		r.minLen = min(r.minLen, 22)
 	}
 	if r.on[idxCard] {
+		// A card's first group has 4 or 13 and more digits: a digit follows the first.
 		for c := byte('2'); c <= '6'; c++ {
-			r.armAny(c)
+			for n := byte('0'); n <= '9'; n++ {
+				r.arm(c, n)
+			}
 		}
 		r.minLen = min(r.minLen, 13)
 	}
