@@ -200,21 +200,6 @@ func (r *rules) armAny(c byte) {
 
 func pair(c, next byte) uint16 { return uint16(c) | uint16(next)<<8 }
 
-// starting is 1 when a secret may start at the pair c, next.
-func (r *rules) starting(c, next byte) uint64 { return uint64(r.starts[pair(c, next)]) }
-
-// starts8 has bit j set when a secret may start at b[j], j < 8 (len(b) >= 9): one 8-byte load
-// and eight table look-ups without a branch.
-func (r *rules) starts8(b string) uint64 {
-	_ = b[8]
-	w := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-	t := &r.starts
-	return uint64(t[uint16(w)]) | uint64(t[uint16(w>>8)])<<1 | uint64(t[uint16(w>>16)])<<2 |
-		uint64(t[uint16(w>>24)])<<3 | uint64(t[uint16(w>>32)])<<4 | uint64(t[uint16(w>>40)])<<5 |
-		uint64(t[uint16(w>>48)])<<6 | uint64(t[uint16(w>>56)|uint16(b[8])<<8])<<7
-}
-
 // lowerInto writes the normalized form of s into buf (nil when s does not fit).
 func lowerInto(buf []byte, s string) []byte {
 	if len(s) > len(buf) {
@@ -508,16 +493,23 @@ func (s *scrubber) scrubString(str string) (string, bool) {
 	if n < s.r.minLen {
 		n = 0 // too short for any match: no scan
 	}
+	t := &s.r.starts
 	for base := 0; base+1 < n; base += 8 {
 		var cand uint64
-		switch {
-		case base+9 <= n:
-			cand = s.r.starts8(str[base:])
-		case n >= 9: // the last partial chunk: the last 9 bytes, without what was scanned
-			cand = s.r.starts8(str[n-9:]) >> (base - (n - 9))
-		default:
+		if n >= 9 {
+			// Bit j: a secret may start at str[base+j]. One 8-byte load and eight table look-ups
+			// without a branch, written out here: a call would spill every live register at each
+			// chunk. The last partial chunk is the string's last 9 bytes, less what was scanned.
+			at := min(base, n-9)
+			b := str[at : at+9]
+			w := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+				uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+			cand = (uint64(t[uint16(w)]) | uint64(t[uint16(w>>8)])<<1 | uint64(t[uint16(w>>16)])<<2 |
+				uint64(t[uint16(w>>24)])<<3 | uint64(t[uint16(w>>32)])<<4 | uint64(t[uint16(w>>40)])<<5 |
+				uint64(t[uint16(w>>48)])<<6 | uint64(t[uint16(w>>56)|uint16(b[8])<<8])<<7) >> (base - at)
+		} else {
 			for j := base; j+1 < n; j++ {
-				cand |= s.r.starting(str[j], str[j+1]) << (j - base)
+				cand |= uint64(t[pair(str[j], str[j+1])]) << (j - base)
 			}
 		}
 		for ; cand != 0; cand &= cand - 1 {
