@@ -709,6 +709,12 @@ func matchJWT(str string, i int) (int, bool) {
 // one space or dash, starting with 2-6 (the card networks' IINs; nanosecond timestamps start
 // with 1), standing alone and passing the Luhn check.
 func matchCard(str string, i int) (match, bool) {
+	// The first group has 4 digits (then a separator and a digit) or 13 and more: most
+	// numbers in text end sooner.
+	if len(str)-i < 13 || !isDigit(str[i+1]) || !isDigit(str[i+2]) || !isDigit(str[i+3]) ||
+		!isDigit(str[i+4]) && !((str[i+4] == ' ' || str[i+4] == '-') && isDigit(str[i+5])) {
+		return match{}, false
+	}
 	var groups [8]int
 	ng, cur, digits := 0, 0, 0
 	var sep byte
