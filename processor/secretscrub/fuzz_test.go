@@ -158,14 +158,7 @@ func scrubEveryPosition(s *scrubber, str string) (string, bool) {
 	if changed {
 		res = string(append(out, str[last:]...))
 	}
-	for _, re := range s.r.patterns {
-		if re.MatchString(res) {
-			res = re.ReplaceAllString(res, mask)
-			s.tally[idxPattern]++
-			changed = true
-		}
-	}
-	return res, changed
+	return s.maskPatterns(res, changed)
 }
 
 // shortcutConfigs switch rules on and off, so the pair table and the length floor differ: a

@@ -535,14 +535,19 @@ func (s *scrubber) scrubString(str string) (string, bool) {
 		res = string(out)
 		s.buf = out
 	}
+	return s.maskPatterns(res, changed)
+}
+
+// maskPatterns runs the extra_patterns over what the byte scan left.
+func (s *scrubber) maskPatterns(str string, changed bool) (string, bool) {
 	for _, re := range s.r.patterns {
-		if re.MatchString(res) {
-			res = re.ReplaceAllString(res, mask)
+		if re.MatchString(str) {
+			str = re.ReplaceAllString(str, mask)
 			s.tally[idxPattern]++
 			changed = true
 		}
 	}
-	return res, changed
+	return str, changed
 }
 
 // midWord are the bytes whose rules match also after a letter or digit (matchAt's boundary).
