@@ -499,7 +499,7 @@ func (s *scrubber) scrubString(str string) (string, bool) {
 		if n >= 9 {
 			// Bit j: a secret may start at str[base+j]. One 8-byte load and eight table look-ups
 			// without a branch, written out here: a call would spill every live register at each
-			// chunk (~8 % more CPU per span in BenchmarkTraces). The last partial chunk is the
+			// chunk (8 % more instructions per span in BenchmarkTraces). The last partial chunk is the
 			// string's last 9 bytes, less what was scanned.
 			at := min(base, n-9)
 			b := str[at : at+9]
