@@ -296,7 +296,8 @@ func (f *keyFilter) mayMatch(k string) bool {
 	for lens &= uint64(1)<<uint(n+1) - 1; lens != 0; lens &= lens - 1 {
 		l := bits.TrailingZeros64(lens)
 		at := n - l
-		if f.firsts[k[at]]>>l&1 != 0 && (at == 0 || k[at-1] == '.' || at == len(requestHeaderLabel) || at == len(responseHeaderLabel)) {
+		if f.firsts[k[at]]>>l&1 != 0 && (at == 0 || k[at-1] == '.' ||
+			at == len(requestHeaderLabel) || at == len(responseHeaderLabel)) {
 			return true
 		}
 	}
@@ -498,9 +499,9 @@ func (s *scrubber) scrubString(str string) (string, bool) {
 		var cand uint64
 		if n >= 9 {
 			// Bit j: a secret may start at str[base+j]. One 8-byte load and eight table look-ups
-			// without a branch, written out here: a call would spill every live register at each
-			// chunk (8 % more instructions per span in BenchmarkTraces). The last partial chunk is the
-			// string's last 9 bytes, less what was scanned.
+			// without a branch, written out here: a call would spill every live register at
+			// each chunk (8 % more instructions per span in BenchmarkTraces). The last partial
+			// chunk is the string's last 9 bytes, less what was scanned.
 			at := min(base, n-9)
 			b := str[at : at+9]
 			w := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
