@@ -67,7 +67,7 @@ func TestGuardMemory(t *testing.T) {
 					}
 					return sent-windowStart >= 2*uint64(members)
 				},
-				duration: 2 * time.Minute,
+				duration:  2 * time.Minute,
 				opts:      testbed.LoadOptions{DataItemsPerSecond: rate, ItemsPerBatch: compareMetricsBatch, Parallel: 4},
 				delivered: func(*testbed.TestCase) bool { return tracker.Total() == metrics.Total() },
 				afterLoad: func(c collectorPorts) {
