@@ -10,6 +10,9 @@
 // transform_ottl, guard_strip/series=10000 → guard_strip); the baseline of a group is its
 // first variant whose name contains "ottl", "transform" or "contrib".
 //
+// After the tables it prints issue 18's `make bench` targets, each with its figure and whether
+// it is met (targets): a target whose benchmarks are not in the input is left out.
+//
 //	go test -run '^$' -bench . -count 5 ./processor/... | go run ./cmd/benchtable
 package main
 
@@ -18,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +38,7 @@ func main() {
 		os.Exit(1)
 	}
 	render(os.Stdout, groups)
+	targets(os.Stdout, groups)
 }
 
 // group is one benchmark with its variants, in order of first appearance.
@@ -236,5 +241,109 @@ func human(x float64) string {
 		return fmt.Sprintf("%.0f", x)
 	default:
 		return fmt.Sprintf("%.3g", x)
+	}
+}
+
+// samples returns the values of one unit of one variant: the group is matched by the end of
+// its package path and its name.
+func samples(groups []*group, pkgSuffix, name, variantName, unit string) []float64 {
+	for _, g := range groups {
+		if g.name != name || !strings.HasSuffix(g.pkg, pkgSuffix) {
+			continue
+		}
+		for _, v := range g.variants {
+			if v.name == variantName {
+				return v.samples[unit]
+			}
+		}
+	}
+	return nil
+}
+
+// ratio is median(a)/median(b) and the widest range the samples allow: min(a)/max(b) to
+// max(a)/min(b). `go test -count` runs a variant's samples back to back, not interleaved with
+// the other's, so no per-round pairing exists to take the ratio of.
+type ratio struct{ med, lo, hi float64 }
+
+func ratioOf(a, b []float64) (ratio, bool) {
+	if len(a) == 0 || len(b) == 0 {
+		return ratio{}, false
+	}
+	amin, amax := slices.Min(a), slices.Max(a)
+	bmin, bmax := slices.Min(b), slices.Max(b)
+	if bmin <= 0 || amin <= 0 {
+		return ratio{}, false
+	}
+	return ratio{median(a) / median(b), amin / bmax, amax / bmin}, true
+}
+
+func (r ratio) String() string { return fmt.Sprintf("%.2f× (%.2f–%.2f)", r.med, r.lo, r.hi) }
+
+func verdict(met bool) string {
+	if met {
+		return "met"
+	}
+	return "**missed**"
+}
+
+// targets prints issue 18's benchmark targets as a Markdown table: airi_normalize ≥ 5× fewer
+// CPU ns per item than its OTTL equivalent on every signal and ≤ 1 allocation per fresh metric
+// point; tracking_id on spans within 1.3× of the bare pdata write of the ID (floor_putstr);
+// cardinality_guard's strip path no costlier than the plain delete_key transform at every
+// series count, and its state ≤ 64 B per tracked input series.
+func targets(w io.Writer, groups []*group) {
+	var rows []string
+	add := func(target, figure string, met bool) {
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s |", target, figure, verdict(met)))
+	}
+	for _, sig := range []string{"Traces", "Logs", "Metrics"} {
+		name := "Benchmark" + sig
+		if r, ok := ratioOf(samples(groups, "/airinormalize", name, "transform_ottl", "cpu-ns/item"),
+			samples(groups, "/airinormalize", name, "airi_normalize", "cpu-ns/item")); ok {
+			add("airi_normalize "+strings.ToLower(sig)+": OTTL's cpu-ns per item ÷ ours ≥ 5", r.String(), r.med >= 5)
+		}
+	}
+	if a := samples(groups, "/airinormalize", "BenchmarkMetrics", "airi_normalize", "allocs/item"); len(a) > 0 {
+		fig := fmt.Sprintf("%.2f", median(a))
+		if f := samples(groups, "/airinormalize", "BenchmarkMetrics", "floor_putlabels", "allocs/item"); len(f) > 0 {
+			fig += fmt.Sprintf(" (pdata's floor for the same labels, floor_putlabels: %.2f)", median(f))
+		}
+		add("airi_normalize: allocations per fresh metric point ≤ 1", fig, median(a) <= 1)
+	}
+	for _, shape := range []string{"distinct", "grouped10"} {
+		name := "BenchmarkTraces/" + shape
+		if r, ok := ratioOf(samples(groups, "/trackingid", name, "tracking_id", "cpu-ns/span"),
+			samples(groups, "/trackingid", name, "floor_putstr", "cpu-ns/span")); ok {
+			fig := r.String()
+			if f, ok := ratioOf(samples(groups, "/trackingid", name, "floor_same_output_chunked", "cpu-ns/span"),
+				samples(groups, "/trackingid", name, "floor_putstr", "cpu-ns/span")); ok {
+				fig += fmt.Sprintf("; writing exactly its output, searching nothing: %.2f×", f.med)
+			}
+			add("tracking_id spans ("+shape+"): cpu-ns ÷ floor_putstr's ≤ 1.3", fig, r.med <= 1.3)
+		}
+	}
+	for _, g := range groups {
+		if !strings.HasSuffix(g.pkg, "/cardinalityguard") || !strings.HasPrefix(g.name, "BenchmarkCardinality/") {
+			continue
+		}
+		if r, ok := ratioOf(samples(groups, "/cardinalityguard", g.name, "guard_strip", "cpu_ns/point"),
+			samples(groups, "/cardinalityguard", g.name, "transform_delete_key", "cpu_ns/point")); ok {
+			size := strings.TrimPrefix(g.name, "BenchmarkCardinality/")
+			add("cardinality_guard strip ("+size+"): cpu_ns ÷ delete_key's ≤ 1", r.String(), r.med <= 1)
+		}
+	}
+	if b := samples(groups, "/cardinalityguard", "BenchmarkMemberBytes", "guard_strip", "B/member"); len(b) > 0 {
+		add("cardinality_guard state ≤ 64 B per input series (benchmark heap; the collector's: `make load`, TestGuardMemory)",
+			fmt.Sprintf("%.1f B", median(b)), median(b) <= 64)
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nIssue 18's `make bench` targets (median; range min÷max … max÷min of the samples)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| target | figure | |")
+	fmt.Fprintln(w, "|---|---|---|")
+	for _, r := range rows {
+		fmt.Fprintln(w, r)
 	}
 }

@@ -64,3 +64,31 @@ func TestTrimProcsAndSplit(t *testing.T) {
 	require.Equal(t, "BenchmarkSolo", g)
 	require.Empty(t, v)
 }
+
+func TestTargetsNameEachWithItsFigureAndVerdict(t *testing.T) {
+	const in = `pkg: github.com/airi-otel/otelcol-airi/processor/airinormalize
+BenchmarkTraces/airi_normalize-2 	 100	 1 ns/op	 100 cpu-ns/item
+BenchmarkTraces/airi_normalize-2 	 100	 1 ns/op	 120 cpu-ns/item
+BenchmarkTraces/transform_ottl-2 	 100	 1 ns/op	 600 cpu-ns/item
+BenchmarkTraces/transform_ottl-2 	 100	 1 ns/op	 400 cpu-ns/item
+BenchmarkMetrics/airi_normalize-2 	 100	 1 ns/op	 4 allocs/item
+pkg: github.com/airi-otel/otelcol-airi/processor/cardinalityguard
+BenchmarkCardinality/guard_strip/series=1000000-2 	 10	 1 ns/op	 300 cpu_ns/point
+BenchmarkCardinality/transform_delete_key/series=1000000-2 	 10	 1 ns/op	 200 cpu_ns/point
+`
+	groups, err := parse(strings.NewReader(in))
+	require.NoError(t, err)
+	var b strings.Builder
+	targets(&b, groups)
+	out := b.String()
+	// medians 500 ÷ 110; range 400÷120 … 600÷100
+	require.Contains(t, out, "| airi_normalize traces: OTTL's cpu-ns per item ÷ ours ≥ 5 | 4.55× (3.33–6.00) | **missed** |")
+	require.Contains(t, out, "| airi_normalize: allocations per fresh metric point ≤ 1 | 4.00 | **missed** |")
+	require.Contains(t, out, "| cardinality_guard strip (series=1000000): cpu_ns ÷ delete_key's ≤ 1 | 1.50× (1.50–1.50) | **missed** |")
+	require.NotContains(t, out, "logs", "a target whose benchmarks are missing is left out")
+	require.NotContains(t, out, "tracking_id")
+
+	b.Reset()
+	targets(&b, nil)
+	require.Empty(t, b.String())
+}
