@@ -5,7 +5,6 @@ package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/
 
 import (
 	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/slab"
-	"runtime"
 )
 
 // store is the state that outlives a processMetrics call: output series and members (input
@@ -25,6 +24,7 @@ type store struct {
 	liveMembers int
 	memberExts  map[uint32]*memberExt // histogram and summary state of members, by member index
 	prune       []uint32              // the series the running sweep unlinks members from
+	lines       slab.Lines            // warmMembers' prefetch queue
 
 	metricIdx    map[uint64]uint32 // metric name hash -> metricStates index
 	metricStates []metricState
@@ -233,37 +233,39 @@ func (g *store) seriesKey(i uint32) uint64 { return g.series.At(i).hash }
 // warmIndex switches warmMembers (on unless BenchmarkTricks measures without it).
 var warmIndex = true
 
-// warmMembers touches the index slots and member entries of keys in tight loops and returns
-// in guess, for each key, the member its tag names in its index window (Index.Guess; 0 if
-// none), which the point's lookup confirms by the member's full key instead of probing the
-// index again. With many tracked series every lookup is a cache (and TLB) miss; issued back to
-// back, independent misses overlap instead of being paid one after the other inside the
-// heavier per-point work. The first loop touches the index lines (independent loads: as many in
-// flight as the core allows), the second the members the slots there name, both ends of each
-// (a 48-byte member straddles two cache lines every other time). BenchmarkTricks, guard_strip
-// at 1M series: see README.md.
+// warmMembers prefetches the index slots and member entries of keys and returns in guess, for
+// each key, the member its tag names in its index window (Index.Guess; 0 if none), which the
+// point's lookup confirms by the member's full key instead of probing the index again. With
+// many tracked series every lookup is a cache (and TLB) miss; prefetched for a whole batch
+// first, the misses overlap instead of being paid one after the other inside the heavier
+// per-point work. First the index lines of all keys are prefetched (slab.Lines: software
+// prefetches, which do not stall the core while their lines arrive), then, reading those
+// lines, the members they name, both ends of each (a 48-byte member straddles two cache lines
+// every other time). BenchmarkTricks, guard_strip at 1M series: see README.md.
 func (g *store) warmMembers(keys []uint64, guess []uint32) []uint32 {
 	guess = guess[:0]
 	if !warmIndex {
 		return guess
 	}
-	var sink uint64
 	for _, h := range keys {
-		sink += g.memberIdx.PeekWindow(h)
+		first, last := g.memberIdx.Window(h)
+		g.lines.Add(first)
+		g.lines.Add(last)
 	}
+	g.lines.Prefetch()
 	n := uint32(g.members.Len())
 	for _, h := range keys {
 		idx := g.memberIdx.Guess(h)
 		if idx != 0 && idx < n {
-			m := g.members.At(idx)
-			sink += m.hash + uint64(m.nRewrite)
+			first, last := g.members.Addr(idx)
+			g.lines.Add(first)
+			g.lines.Add(last)
 		} else {
 			idx = 0
 		}
 		guess = append(guess, idx)
 	}
-	// sink is otherwise unused: keeping it alive keeps the compiler from dropping the loads
-	runtime.KeepAlive(sink)
+	g.lines.Prefetch()
 	return guess
 }
 

@@ -45,7 +45,7 @@ func (t *Index) Bytes() int { return len(t.slots) * 8 }
 // touching it ahead of the lookup. At a 7/8 load an entry is often a few slots past its home,
 // where the home slot alone points at another key's entry. It reads the window without
 // branching on the slots' contents, so that guesses for many keys issued back to back overlap
-// their cache misses; the window may reach into the next cache line (PeekWindow touches it).
+// their cache misses; the window may reach into the next cache line (Window names both).
 func (t *Index) Guess(key uint64) uint32 {
 	tag := uint32(key >> 32)
 	i := t.home(tag)
@@ -75,15 +75,15 @@ func (t *Index) Guess(key uint64) uint32 {
 	return idx
 }
 
-// PeekWindow returns the sum of the first and the last slot of Guess's window for key, for
-// touching the one or two cache lines Guess and Find read for key.
-func (t *Index) PeekWindow(key uint64) uint64 {
+// Window returns the addresses of the first and the last slot of Guess's window for key: the
+// one or two cache lines Guess (and mostly Find) read for key, for prefetching them.
+func (t *Index) Window(key uint64) (first, last unsafe.Pointer) {
 	i := t.home(uint32(key >> 32))
 	j := i + 7
 	if j >= len(t.slots) {
 		j -= len(t.slots)
 	}
-	return t.slots[i] + t.slots[j]
+	return unsafe.Pointer(&t.slots[i]), unsafe.Pointer(&t.slots[j])
 }
 
 // Find returns the index stored for key; keyOf returns the full key of a slab index.

@@ -46,7 +46,7 @@ func TestChunked(t *testing.T) {
 }
 
 // Guess finds the slab index a lookup of a key will confirm, for about 9 in 10 present keys at
-// the table's highest load, without ever naming an entry of another tag; PeekWindow reads the
+// the table's highest load, without ever naming an entry of another tag; Window names the
 // window's slots, wrapping at the table's end.
 func TestGuess(t *testing.T) {
 	t.Parallel()
@@ -67,7 +67,7 @@ func TestGuess(t *testing.T) {
 		} else if g != 0 {
 			require.Equal(t, keys[i]>>32, keys[g]>>32, "a guess names an entry of the key's tag or none")
 		}
-		require.NotPanics(t, func() { tbl.PeekWindow(keys[i]) })
+		require.NotPanics(t, func() { tbl.Window(keys[i]) })
 	}
 	require.Greater(t, float64(hits)/float64(len(keys)-1), 0.85, "load %.3f", float64(tbl.Len())/float64(len(tbl.slots)))
 	require.Zero(t, tbl.Guess(rng.Uint64()&0xffff_ffff|0x0123_4567<<32), "an absent tag")
