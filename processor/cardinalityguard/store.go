@@ -24,7 +24,7 @@ type store struct {
 	liveMembers int
 	memberExts  map[uint32]*memberExt // histogram and summary state of members, by member index
 	prune       []uint32              // the series the running sweep unlinks members from
-	lines       slab.Lines            // warmMembers' prefetch queue
+	lines       slab.Lines            // warmMembers' lines to touch
 	again       []uint32              // warmMembers' keys not in their full home bucket
 
 	metricIdx    map[uint64]uint32 // metric name hash -> metricStates index
@@ -234,16 +234,17 @@ func (g *store) seriesKey(i uint32) uint64 { return g.series.At(i).hash }
 // warmIndex switches warmMembers (on unless BenchmarkTricks measures without it).
 var warmIndex = true
 
-// warmMembers prefetches the index lines and member entries of keys and returns in guess, for
+// warmMembers touches the index lines and member entries of keys and returns in guess, for
 // each key, the member its tag names in its index bucket (Index.Guess; 0 if none), which the
 // point's lookup confirms by the member's full key instead of probing the index again. With
-// many tracked series every lookup is a cache (and TLB) miss; prefetched for a whole batch
-// first, the misses overlap instead of being paid one after the other inside the heavier
-// per-point work. The prefetches (slab.Lines) go in rounds, each reading the lines the round
-// before fetched: the home buckets of all keys; then the members they name (both ends of each:
-// a 48-byte member straddles two cache lines every other time) and, for the keys not in their
-// full home bucket (about 1 in 10 at the highest load), the next bucket; then the members
-// named there. BenchmarkTricks, guard_strip at 1M series: see README.md.
+// many tracked series every lookup is a cache (and TLB) miss; issued back to back, independent
+// misses overlap instead of being paid one after the other inside the heavier per-point work.
+// The lines are touched in rounds (slab.Lines: a tight loop of loads per round), each round
+// reading what the one before fetched: the home buckets of all keys (one cache line each);
+// then the members they name (both ends of each: a 48-byte member straddles two cache lines
+// every other time) and, for the keys not in their full home bucket (about 1 in 10 at the
+// highest load), the next bucket; then the members named there. BenchmarkLookup and
+// BenchmarkTricks: see README.md.
 func (g *store) warmMembers(keys []uint64, guess []uint32) []uint32 {
 	guess = guess[:0]
 	if !warmIndex {
@@ -252,7 +253,7 @@ func (g *store) warmMembers(keys []uint64, guess []uint32) []uint32 {
 	for _, h := range keys {
 		g.lines.Add(g.memberIdx.Line(h, 0))
 	}
-	g.lines.Prefetch()
+	g.lines.Touch()
 	g.again = g.again[:0]
 	for k, h := range keys {
 		idx, full := g.memberIdx.Guess(h, 0)
@@ -262,19 +263,19 @@ func (g *store) warmMembers(keys []uint64, guess []uint32) []uint32 {
 		}
 		guess = append(guess, g.warmMember(idx))
 	}
-	g.lines.Prefetch()
+	g.lines.Touch()
 	if len(g.again) > 0 {
 		for _, k := range g.again {
 			idx, _ := g.memberIdx.Guess(keys[k], 1)
 			guess[k] = g.warmMember(idx)
 		}
-		g.lines.Prefetch()
+		g.lines.Touch()
 	}
 	return guess
 }
 
-// warmMember queues the lines of member idx (a guess: 0 or out of range is no member) for
-// prefetching and returns idx, or 0.
+// warmMember queues both ends of member idx (a guess: 0 or out of range is no member) for
+// touching and returns idx, or 0.
 func (g *store) warmMember(idx uint32) uint32 {
 	if idx == 0 || idx >= uint32(g.members.Len()) {
 		return 0

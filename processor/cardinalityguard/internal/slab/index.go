@@ -58,7 +58,7 @@ func (t *Index) Bytes() int { return len(t.slots) * 8 }
 // further on): without confirming it, the slab entry a lookup of key is likely to use, for
 // touching it ahead of the lookup. It reads the bucket without branching on the slots'
 // contents, so that guesses for many keys issued back to back overlap their cache misses
-// (Line names the bucket's line for prefetching it).
+// (Line names the bucket's line).
 func (t *Index) Guess(key uint64, hop int) (idx uint32, full bool) {
 	tag := uint32(key >> 32)
 	b := t.bucket(tag, hop)
@@ -82,7 +82,7 @@ func (t *Index) Guess(key uint64, hop int) (idx uint32, full bool) {
 }
 
 // Line returns the address of the bucket hop buckets after key's home bucket, the cache line
-// Guess reads, for prefetching it.
+// Guess reads, for touching it ahead of Guess (Lines).
 func (t *Index) Line(key uint64, hop int) unsafe.Pointer {
 	return unsafe.Pointer(&t.slots[t.bucket(uint32(key>>32), hop)])
 }
