@@ -61,23 +61,29 @@ func (t *Index) Bytes() int { return len(t.slots) * 8 }
 // (Line names the bucket's line).
 func (t *Index) Guess(key uint64, hop int) (idx uint32, full bool) {
 	tag := uint32(key >> 32)
-	b := t.bucket(tag, hop)
+	return t.pick(t.bucket(tag, hop), tag)
+}
+
+// pick returns the slab index in the first slot of the bucket starting at b that holds tag (0
+// if none) and whether the bucket is full, without a branch on the slots' contents: which slot
+// holds a key is random, so a branch per slot would be mispredicted on nearly every lookup.
+func (t *Index) pick(b int, tag uint32) (idx uint32, full bool) {
 	w := (*[bucketLen]uint64)(t.slots[b : b+bucketLen])
 	// unrolled, last to first so that the first match wins; each step a compare and a
 	// conditional move
-	pick := func(s uint64) {
+	p := func(s uint64) {
 		if uint32(s>>32) == tag {
 			idx = uint32(s)
 		}
 	}
-	pick(w[7])
-	pick(w[6])
-	pick(w[5])
-	pick(w[4])
-	pick(w[3])
-	pick(w[2])
-	pick(w[1])
-	pick(w[0])
+	p(w[7])
+	p(w[6])
+	p(w[5])
+	p(w[4])
+	p(w[3])
+	p(w[2])
+	p(w[1])
+	p(w[0])
 	return idx, uint32(w[7]) != 0
 }
 
@@ -96,19 +102,25 @@ func (t *Index) bucket(tag uint32, hop int) int {
 	return b
 }
 
-// Find returns the index stored for key; keyOf returns the full key of a slab index.
+// Find returns the index stored for key; keyOf returns the full key of a slab index. In each
+// bucket the first slot of key's tag is picked without branching (pick); only when its entry
+// is another key's of the same tag (1 in 2^32 per entry) are the bucket's other slots checked.
 func (t *Index) Find(key uint64, keyOf func(uint32) uint64) (uint32, bool) {
 	tag := uint32(key >> 32)
-	slots := t.slots
 	for b := t.home(tag); ; b = t.next(b) {
-		for _, s := range slots[b : b+bucketLen] {
-			idx := uint32(s)
-			if idx == 0 {
-				return 0, false // a bucket with room: the key would be here
-			}
-			if uint32(s>>32) == tag && keyOf(idx) == key {
+		idx, full := t.pick(b, tag)
+		if idx != 0 {
+			if keyOf(idx) == key {
 				return idx, true
 			}
+			for _, s := range t.slots[b : b+bucketLen] {
+				if i := uint32(s); i != 0 && i != idx && uint32(s>>32) == tag && keyOf(i) == key {
+					return i, true
+				}
+			}
+		}
+		if !full {
+			return 0, false // a bucket with room: the key would be here
 		}
 	}
 }
