@@ -12,7 +12,9 @@ import (
 // tight loop (Touch). A loop of a load and an add lets the core keep dozens of independent
 // misses in flight; the same loads spread over a loop that also computes what to load next
 // (a hash's bucket, a guess's entry) fill the out-of-order window with that work and keep few.
-// BenchmarkLookup in the guard (README.md): the tight loop halved the lookup at 1M members.
+// BenchmarkLookup in the guard at 1M members (6 runs alternated, 2 shared cores): 48-50 ns per
+// key (41-78) with the members' lines touched by Lines, 102 (66-146) with the same loads made
+// inside the loop that guesses each key's member.
 type Lines struct {
 	p []unsafe.Pointer
 }
