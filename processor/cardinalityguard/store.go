@@ -5,7 +5,6 @@ package cardinalityguard // import "github.com/airi-otel/otelcol-airi/processor/
 
 import (
 	"github.com/airi-otel/otelcol-airi/processor/cardinalityguard/internal/slab"
-	"runtime"
 )
 
 // store is the state that outlives a processMetrics call: output series and members (input
@@ -25,6 +24,8 @@ type store struct {
 	liveMembers int
 	memberExts  map[uint32]*memberExt // histogram and summary state of members, by member index
 	prune       []uint32              // the series the running sweep unlinks members from
+	lines       slab.Lines            // warmMembers' lines to touch
+	again       []uint32              // warmMembers' keys not in their full home bucket
 
 	metricIdx    map[uint64]uint32 // metric name hash -> metricStates index
 	metricStates []metricState
@@ -233,38 +234,56 @@ func (g *store) seriesKey(i uint32) uint64 { return g.series.At(i).hash }
 // warmIndex switches warmMembers (on unless BenchmarkTricks measures without it).
 var warmIndex = true
 
-// warmMembers touches the index slots and member entries of keys in tight loops and returns
-// in guess, for each key, the member its tag names in its index window (Index.Guess; 0 if
-// none), which the point's lookup confirms by the member's full key instead of probing the
-// index again. With many tracked series every lookup is a cache (and TLB) miss; issued back to
-// back, independent misses overlap instead of being paid one after the other inside the
-// heavier per-point work. The first loop touches the index lines (independent loads: as many in
-// flight as the core allows), the second the members the slots there name, both ends of each
-// (a 48-byte member straddles two cache lines every other time). BenchmarkTricks, guard_strip
-// at 1M series: see README.md.
+// warmMembers touches the index lines and member entries of keys and returns in guess, for
+// each key, the member its tag names in its index bucket (Index.Guess; 0 if none), which the
+// point's lookup confirms by the member's full key instead of probing the index again. With
+// many tracked series every lookup is a cache (and TLB) miss; issued back to back, independent
+// misses overlap instead of being paid one after the other inside the heavier per-point work.
+// The lines are touched in rounds (slab.Lines: a tight loop of loads per round), each round
+// reading what the one before fetched: the home buckets of all keys (one cache line each);
+// then the members they name (both ends of each: a 48-byte member straddles two cache lines
+// every other time) and, for the keys not in their full home bucket (about 1 in 10 at the
+// highest load), the next bucket; then the members named there. BenchmarkLookup and
+// BenchmarkTricks: see README.md.
 func (g *store) warmMembers(keys []uint64, guess []uint32) []uint32 {
 	guess = guess[:0]
 	if !warmIndex {
 		return guess
 	}
-	var sink uint64
 	for _, h := range keys {
-		sink += g.memberIdx.PeekWindow(h)
+		g.lines.Add(g.memberIdx.Line(h, 0))
 	}
-	n := uint32(g.members.Len())
-	for _, h := range keys {
-		idx := g.memberIdx.Guess(h)
-		if idx != 0 && idx < n {
-			m := g.members.At(idx)
-			sink += m.hash + uint64(m.nRewrite)
-		} else {
-			idx = 0
+	g.lines.Touch()
+	g.again = g.again[:0]
+	for k, h := range keys {
+		idx, full := g.memberIdx.Guess(h, 0)
+		if idx == 0 && full {
+			g.again = append(g.again, uint32(k))
+			g.lines.Add(g.memberIdx.Line(h, 1))
 		}
-		guess = append(guess, idx)
+		guess = append(guess, g.warmMember(idx))
 	}
-	// sink is otherwise unused: keeping it alive keeps the compiler from dropping the loads
-	runtime.KeepAlive(sink)
+	g.lines.Touch()
+	if len(g.again) > 0 {
+		for _, k := range g.again {
+			idx, _ := g.memberIdx.Guess(keys[k], 1)
+			guess[k] = g.warmMember(idx)
+		}
+		g.lines.Touch()
+	}
 	return guess
+}
+
+// warmMember queues both ends of member idx (a guess: 0 or out of range is no member) for
+// touching and returns idx, or 0.
+func (g *store) warmMember(idx uint32) uint32 {
+	if idx == 0 || idx >= uint32(g.members.Len()) {
+		return 0
+	}
+	first, last := g.members.Addr(idx)
+	g.lines.Add(first)
+	g.lines.Add(last)
+	return idx
 }
 
 // guessedMember returns mi when it is the live member of key h (a guess of warmMembers).
