@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/airi-otel/otelcol-airi/internal/cputime"
+	_ "github.com/airi-otel/otelcol-airi/internal/pdatapooling" // AIRI_PDATA_PROTO_POOLING=1 turns pdata.useProtoPooling on
 	"github.com/airi-otel/otelcol-airi/internal/pmetricutil"
 	"github.com/airi-otel/otelcol-airi/processor/airinormalize/internal/metadata"
 )
@@ -294,6 +295,26 @@ func BenchmarkMetrics(b *testing.B) {
 	b.Run("floor_putlabels", func(b *testing.B) {
 		runBench(b, benchPoints, fresh, floor)
 		reportAllocsPerItem(b, benchPoints, fresh, floor)
+	})
+	// The *_released variants hand each processed batch back to pdata (MoveTo onto it deletes
+	// its contents), as something downstream would have to for pdata.useProtoPooling's pools to
+	// be refilled; the collector v0.159 itself never does. With the gate off the release only
+	// zeroes the batch; with it on (AIRI_PDATA_PROTO_POOLING=1) the next batch's label
+	// wrappers come from the pools.
+	released := func(consume func(pmetric.Metrics) error) func(pmetric.Metrics) error {
+		return func(md pmetric.Metrics) error {
+			err := consume(md)
+			pmetric.NewMetrics().MoveTo(md)
+			return err
+		}
+	}
+	b.Run("airi_normalize_released", func(b *testing.B) {
+		runBench(b, benchPoints, fresh, released(consumeOurs))
+		reportAllocsPerItem(b, benchPoints, fresh, released(consumeOurs))
+	})
+	b.Run("floor_putlabels_released", func(b *testing.B) {
+		runBench(b, benchPoints, fresh, released(floor))
+		reportAllocsPerItem(b, benchPoints, fresh, released(floor))
 	})
 	// The other ways pdata's public API offers to write three string labels, each as an
 	// allocation floor of its own (TestFreshPointAllocFloor pins that none goes below 4).

@@ -21,6 +21,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
+
+	_ "github.com/airi-otel/otelcol-airi/internal/pdatapooling" // AIRI_PDATA_PROTO_POOLING=1 turns pdata.useProtoPooling on
 )
 
 // Run all side by side (numbers in README.md):

@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/airi-otel/otelcol-airi/internal/cputime"
+	_ "github.com/airi-otel/otelcol-airi/internal/pdatapooling" // AIRI_PDATA_PROTO_POOLING=1 turns pdata.useProtoPooling on
 	"github.com/airi-otel/otelcol-airi/processor/trackingid/internal/metadata"
 )
 
