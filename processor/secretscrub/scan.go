@@ -269,12 +269,15 @@ func (ks *keySet) has(s string) bool {
 	if ks.firsts[s[0]]&bit == 0 || ks.lasts[s[len(s)-1]]&bit == 0 {
 		return false
 	}
-	var buf [64]byte
-	b := lowerInto(buf[:], s)
-	if b == nil {
+	if len(s) > ks.maxLen {
 		return false
 	}
-	_, ok := ks.m[string(b)]
+	var buf [64]byte
+	dst := buf[:]
+	if len(s) > len(buf) {
+		dst = make([]byte, len(s)) // only for a configured key longer than 64 bytes
+	}
+	_, ok := ks.m[string(lowerInto(dst, s))]
 	return ok
 }
 

@@ -4,6 +4,7 @@
 package secretscrub
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -138,6 +139,22 @@ func TestMaskEmails(t *testing.T) {
 		require.Equal(t, want, got, in)
 	}
 	require.EqualValues(t, 1, s.tally[ruleIndex(RuleEmail)])
+}
+
+// TestLongConfiguredKeys: keys longer than has()'s 64-byte stack buffer still match, as a whole
+// key, as a last segment and in allow_keys (they never did before: the look-up gave up).
+func TestLongConfiguredKeys(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x_internal_service_", 4) + "signature" // 85 bytes
+	allowed := strings.Repeat("a", 70)
+	s := newTestScrubber(t, &Config{Enabled: true, ExtraKeys: []string{long}, AllowKeys: []string{allowed}})
+	require.True(t, s.r.isSecretKey(long))
+	require.True(t, s.r.isSecretKey(strings.ToUpper(long)))
+	require.True(t, s.r.isSecretKey("http.request.header."+strings.ReplaceAll(long, "_", "-")))
+	require.False(t, s.r.isSecretKey(long[1:]))
+	require.False(t, s.r.isSecretKey(long+"s"))
+	require.True(t, s.r.isAllowedKey(strings.ToUpper(allowed)))
+	require.False(t, s.r.isAllowedKey(allowed[1:]))
 }
 
 func TestKeyRule(t *testing.T) {
