@@ -21,7 +21,8 @@ const (
 // than one chunk (re-allocating one slice by 1.25x left up to 25% unused, and the old slice's
 // garbage doubled the heap for a while at every step). The first chunk grows like a slice up
 // to ChunkLen, so that a guard tracking a few series holds a few entries. Pointers to entries
-// stay valid while the slab grows.
+// stay valid while the slab grows, but for the first chunk's until it is ChunkLen long (it
+// moves when it grows), as a slice's would.
 type Chunked[T any] struct {
 	chunks [][]T
 	n      int
@@ -56,8 +57,7 @@ func (s *Chunked[T]) Append() uint32 {
 		}
 		s.chunks = append(s.chunks, newChunk[T](size))
 	case c == 0 && i == cap(s.chunks[0]):
-		first := newChunk[T](min(2*i, ChunkLen))
-		s.chunks[0] = append(first[:0], s.chunks[0]...)
+		s.growFirst(min(2*i, ChunkLen))
 	}
 	ch := &s.chunks[c]
 	*ch = (*ch)[:i&chunkMask+1]
@@ -71,9 +71,13 @@ func (s *Chunked[T]) Reserve(n int) {
 	if len(s.chunks) == 0 && n > 0 {
 		s.chunks = append(s.chunks, newChunk[T](min(max(n, 16), ChunkLen)))
 	} else if len(s.chunks) == 1 && cap(s.chunks[0]) < min(n, ChunkLen) {
-		first := newChunk[T](min(n, ChunkLen))
-		s.chunks[0] = append(first[:0], s.chunks[0]...)
+		s.growFirst(min(n, ChunkLen))
 	}
+}
+
+// growFirst moves the first chunk into a new one of capacity size.
+func (s *Chunked[T]) growFirst(size int) {
+	s.chunks[0] = append(newChunk[T](size), s.chunks[0]...)
 }
 
 func newChunk[T any](size int) []T {

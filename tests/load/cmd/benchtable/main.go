@@ -248,13 +248,18 @@ func human(x float64) string {
 // its package path and its name.
 func samples(groups []*group, pkgSuffix, name, variantName, unit string) []float64 {
 	for _, g := range groups {
-		if g.name != name || !strings.HasSuffix(g.pkg, pkgSuffix) {
-			continue
+		if g.name == name && strings.HasSuffix(g.pkg, pkgSuffix) {
+			return g.samples(variantName, unit)
 		}
-		for _, v := range g.variants {
-			if v.name == variantName {
-				return v.samples[unit]
-			}
+	}
+	return nil
+}
+
+// samples returns the values of one unit of one of g's variants.
+func (g *group) samples(variantName, unit string) []float64 {
+	for _, v := range g.variants {
+		if v.name == variantName {
+			return v.samples[unit]
 		}
 	}
 	return nil
@@ -326,8 +331,7 @@ func targets(w io.Writer, groups []*group) {
 		if !strings.HasSuffix(g.pkg, "/cardinalityguard") || !strings.HasPrefix(g.name, "BenchmarkCardinality/") {
 			continue
 		}
-		if r, ok := ratioOf(samples(groups, "/cardinalityguard", g.name, "guard_strip", "cpu_ns/point"),
-			samples(groups, "/cardinalityguard", g.name, "transform_delete_key", "cpu_ns/point")); ok {
+		if r, ok := ratioOf(g.samples("guard_strip", "cpu_ns/point"), g.samples("transform_delete_key", "cpu_ns/point")); ok {
 			size := strings.TrimPrefix(g.name, "BenchmarkCardinality/")
 			add("cardinality_guard strip ("+size+"): cpu_ns ÷ delete_key's ≤ 1", r.String(), r.med <= 1)
 		}
